@@ -1,0 +1,11 @@
+"""gpugrad: reverse-mode autodiff on NumPy (CPU) and CuPy (CUDA)."""
+# from . import cuda  # noqa: F401  (TEMP until helper lands)
+from .autograd import (Function, enable_grad, grad, is_grad_enabled, no_grad,  # noqa: F401
+                       set_grad_enabled)
+from .backends import Device, device, get_default_device, set_default_device  # noqa: F401
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
+from .ops import *  # noqa: F401,F403
+from .tensor import (Tensor, bool_, float16, float32, float64, from_dlpack,  # noqa: F401
+                     from_numpy, int32, int64, tensor)
+
+__version__ = "0.1.0"

@@ -1,0 +1,526 @@
+"""The reverse-mode engine: Function (one node of the graph), grad mode, backward.
+
+The engine knows no op. A node is an instance of a Function subclass; it holds
+edges to the nodes (or leaf tensors) of its inputs and whatever its forward
+chose to save. `backward` orders the nodes that lead to the roots with Kahn's
+algorithm (iterative: a 100 000-op chain is fine), calls each node's rule once
+all its consumers have delivered their gradients, and sums gradients where a
+value fed several consumers.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+
+__all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled",
+           "is_grad_enabled", "backward", "grad", "OPS"]
+
+Tensor = None  # set by gpugrad.tensor (it imports this module first)
+
+# Every op that gpugrad itself defines, by name: the tests walk this table and
+# fail when an op has no gradient check.
+OPS: dict[str, type] = {}
+
+
+# ---- grad mode ----------------------------------------------------------
+class _Mode(threading.local):
+    enabled = True
+
+
+_mode = _Mode()
+
+
+def is_grad_enabled() -> bool:
+    return _mode.enabled
+
+
+class set_grad_enabled:
+    """Context manager and decorator that sets grad mode for its body."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self.prev = []
+
+    def __enter__(self):
+        self.prev.append(_mode.enabled)
+        _mode.enabled = self.mode
+
+    def __exit__(self, *exc):
+        _mode.enabled = self.prev.pop()
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """`with gg.no_grad():` or `@gg.no_grad()` / `@gg.no_grad`: record nothing."""
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        if fn is not None:  # used as a bare decorator
+            self.__init__()
+            return self(fn)
+        return self
+
+    def __init__(self, fn=None):
+        super().__init__(False)
+
+
+class enable_grad(no_grad):
+    """Turn recording back on inside a no_grad region."""
+
+    def __init__(self, fn=None):
+        set_grad_enabled.__init__(self, True)
+
+
+# ---- saved values --------------------------------------------------------
+_IN, _OUT, _CONST, _SCALAR = 0, 1, 2, 3
+_FREED = object()
+
+
+class Function:
+    """An op: `forward(ctx, *args)` and `backward(ctx, *grads)` side by side.
+
+    Subclass it with two staticmethods and call `MyOp.apply(*args)`.
+    `forward` receives the arguments as given (Tensors stay Tensors) and runs
+    with recording off; it returns arrays or Tensors (or a tuple of them).
+    `backward` receives one gradient Tensor per output and returns one
+    gradient (Tensor or None) per argument of forward. It is written with
+    Tensor ops, so with `create_graph=True` it is recorded and can itself be
+    differentiated. The instance passed as `ctx` is the graph node.
+    """
+
+    needs_input_grad: tuple = ()
+    # An op whose output may be a view of its first input shares that
+    # input's version counter, so an in-place change through either is seen.
+    view_of_input = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("gpugrad.ops") and not cls.__name__.startswith("_"):
+            OPS[cls.__name__] = cls  # a leading underscore marks a shared base, not an op
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError
+
+    # -- ctx API --
+    def save_for_backward(self, *objs):
+        """Keep tensors, arrays (or Python scalars) for backward; freed after backward."""
+        self._to_save = objs
+
+    @property
+    def saved_tensors(self):
+        saved = self._saved
+        if saved is _FREED:
+            raise RuntimeError(
+                f"{type(self).__name__}: trying to backward through the graph a second "
+                "time (or to read saved tensors after they were freed). Saved values "
+                "are released after backward; pass retain_graph=True to the first "
+                "backward() or grad() call if you need to backward twice.")
+        out = []
+        for i, s in enumerate(saved):
+            if s is None:
+                out.append(None)
+                continue
+            kind = s[0]
+            if kind == _CONST:
+                out.append(_wrap(s[1], self.backend))
+                continue
+            if kind == _SCALAR:
+                out.append(s[1])
+                continue
+            vc, version = s[2], s[3]
+            if vc[0] != version:
+                t = s[1]
+                raise RuntimeError(
+                    f"{type(self).__name__}: one of the tensors needed for gradient "
+                    f"computation has been modified by an in-place operation: saved "
+                    f"tensor {i} of shape {tuple(t.shape)} is at version {vc[0]}, "
+                    f"expected version {version}. Avoid in-place changes (+=, t[i] = v, "
+                    f".data = ...) to tensors used by a pending backward, or clone first.")
+            if kind == _IN:
+                out.append(s[1])
+            else:  # an output of this node: rebuilt on demand to avoid a node->output cycle
+                t = _wrap(s[1], self.backend, self, s[4], True)
+                t._vc = vc
+                out.append(t)
+        return tuple(out)
+
+    def _resolve_saved(self, args, outs):
+        saved = []
+        for obj in self._to_save:
+            if obj is None:
+                saved.append(None)
+                continue
+            entry = None
+            for i, o in enumerate(outs):
+                if obj is o or obj is o._data:
+                    entry = (_OUT, o._data, o._vc, o._vc[0], i)
+                    break
+            else:
+                if isinstance(obj, Tensor):
+                    entry = (_IN, obj, obj._vc, obj._vc[0])
+                else:
+                    for a in args:
+                        if isinstance(a, Tensor) and a._data is obj:
+                            entry = (_IN, a, a._vc, a._vc[0])
+                            break
+                    else:
+                        # arrays become constant tensors; Python scalars stay as given
+                        entry = (_CONST, obj) if self.backend.is_array(obj) else (_SCALAR, obj)
+            saved.append(entry)
+        self._to_save = ()
+        self._saved = saved
+
+    def _release(self):
+        if self._saved is not None:
+            self._saved = _FREED
+
+    @classmethod
+    def apply(cls, *args):
+        backend = None
+        requires = False
+        for a in args:
+            if isinstance(a, Tensor):
+                if backend is None:
+                    backend = a._backend
+                elif a._backend is not backend:
+                    raise RuntimeError(
+                        f"{cls.__name__}: expected all tensors on the same device, got "
+                        f"{backend.device} and {a._backend.device}; move one with .to()")
+                if a._rg:
+                    requires = True
+        ctx = cls.__new__(cls)
+        ctx.backend = backend
+        ctx._to_save = ()
+        ctx._saved = None
+        if not _mode.enabled:
+            ctx.needs_input_grad = (False,) * len(args)
+            return _wrap_outputs(cls.forward(ctx, *args), backend, None, args, cls)
+        if not requires:
+            ctx.needs_input_grad = (False,) * len(args)
+            _mode.enabled = False
+            try:
+                out = cls.forward(ctx, *args)
+            finally:
+                _mode.enabled = True
+            return _wrap_outputs(out, backend, None, args, cls)
+        ctx.needs_input_grad = nig = tuple(
+            isinstance(a, Tensor) and a._rg for a in args)
+        ctx._next = tuple(
+            ((a._node, a._idx, a._data.shape) if a._node is not None
+             else (a, -1, a._data.shape)) if g else None
+            for a, g in zip(args, nig))
+        _mode.enabled = False
+        try:
+            out = cls.forward(ctx, *args)
+        finally:
+            _mode.enabled = True
+        return _wrap_outputs(out, backend, ctx, args, cls)
+
+
+def _wrap(arr, backend, node=None, idx=0, requires_grad=False):
+    t = Tensor.__new__(Tensor)
+    t._data = arr
+    t._backend = backend
+    t._node = node
+    t._idx = idx
+    t._rg = requires_grad
+    t._grad = None
+    # [version, shared]: views share the list with their base; "shared" marks
+    # memory that several tensors see, where a recorded in-place op would be unsafe.
+    t._vc = [0, False]
+    t._hooks = None
+    return t
+
+
+def _wrap_outputs(out, backend, node, args, cls):
+    if backend is None:
+        raise TypeError(f"{cls.__name__}: got no Tensor argument to take a device from")
+    single = type(out) is not tuple
+    outs = (out,) if single else out
+    res = []
+    rg = node is not None
+    for i, o in enumerate(outs):
+        be = backend
+        if isinstance(o, Tensor):  # e.g. a device transfer, or a custom op's result
+            arr, be = o._data, o._backend
+        else:
+            arr = o
+            if type(arr) is not be.array_type:
+                # NumPy turns 0-d results into scalars; a tensor always holds an array.
+                arr = be.asarray(arr)
+        t = _wrap(arr, be, node if rg else None, i, rg)
+        if cls.view_of_input:
+            src = args[0]
+            base = arr.base
+            if base is not None and (base is src._data or base is src._data.base):
+                t._vc = src._vc
+                src._vc[1] = True
+        res.append(t)
+    if rg:
+        node._n_out = len(res)
+        if len(res) > 1:
+            node._out_meta = [(t.shape, t.dtype) for t in res]
+        if node._to_save:
+            node._resolve_saved(args, res)
+    return res[0] if single else tuple(res)
+
+
+# ---- backward ------------------------------------------------------------
+# An edge is (node, output index, shape) for a non-leaf input and
+# (leaf tensor, -1, shape) for a leaf; the shape checks what a rule returns.
+
+def _discover(roots, targets):
+    """Nodes reachable from the roots; with targets, only those leading to one."""
+    nodes = []
+    seen = set()
+    stack = [r._node for r in roots if r._node is not None]
+    seen.update(stack)
+    while stack:
+        n = stack.pop()
+        nodes.append(n)
+        for e in n._next:
+            if e is not None and e[1] >= 0 and e[0] not in seen:
+                seen.add(e[0])
+                stack.append(e[0])
+    if targets is None:
+        return nodes
+    # Walk consumer edges backward from the targets: what cannot reach a
+    # target contributes nothing to grad() and is never run.
+    consumers = {}
+    for n in nodes:
+        for e in n._next:
+            if e is not None:
+                consumers.setdefault(id(e[0]), []).append(n)
+    needed = set()
+    stack = []
+    for t in targets:
+        stack.extend(consumers.get(id(t), ()) if t._node is None else (t._node,))
+    while stack:
+        n = stack.pop()
+        if n not in needed:
+            needed.add(n)
+            stack.extend(consumers.get(id(n), ()))
+    return [n for n in nodes if n in needed]
+
+
+def _run(roots, root_grads, retain_graph, create_graph, targets=None):
+    """The engine. With targets, returns their gradients instead of filling .grad."""
+    nodes = _discover(roots, targets)
+    deps = dict.fromkeys(nodes, 0)
+    for n in nodes:
+        for e in n._next:
+            if e is not None and e[1] >= 0 and e[0] in deps:
+                deps[e[0]] += 1
+
+    results = leaf_pos = node_pos = None
+    if targets is not None:
+        results = [None] * len(targets)
+        leaf_pos, node_pos = {}, {}
+        for pos, t in enumerate(targets):
+            if t._node is None:
+                leaf_pos.setdefault(id(t), []).append(pos)
+            else:
+                node_pos.setdefault(t._node, []).append((t._idx, pos))
+    buffers = {}
+    leaf_grads = {}  # id(leaf) -> [leaf, summed grad]
+
+    def deliver(target, idx, g):
+        if idx < 0:
+            if leaf_pos is not None and id(target) not in leaf_pos:
+                return
+            slot = leaf_grads.get(id(target))
+            if slot is None:
+                leaf_grads[id(target)] = [target, g]
+            else:
+                slot[1] = slot[1] + g
+        elif target in deps:
+            buf = buffers.get(target)
+            if buf is None:
+                buf = buffers[target] = [None] * target._n_out
+            buf[idx] = g if buf[idx] is None else buf[idx] + g
+
+    def useful(node):
+        # In grad(), a target's own node is run only if it leads further.
+        return any(e is not None and ((e[1] >= 0 and e[0] in deps) or
+                                      (e[1] < 0 and id(e[0]) in leaf_pos))
+                   for e in node._next)
+
+    prev_mode = _mode.enabled
+    _mode.enabled = create_graph
+    try:
+        for r, g in zip(roots, root_grads):
+            if r._node is None:
+                deliver(r, -1, g)
+            else:
+                deliver(r._node, r._idx, g)
+        ready = [n for n in nodes if deps[n] == 0]
+        while ready:
+            node = ready.pop()
+            grads = buffers.pop(node, None) or [None] * node._n_out
+            _output_hooks(node, grads, results is None)
+            if node_pos is not None:
+                for idx, pos in node_pos.get(node, ()):
+                    results[pos] = grads[idx]
+            op = type(node).__name__
+            if all(g is None for g in grads) or (results is not None and not useful(node)):
+                gin = (None,) * len(node._next)
+            else:
+                if node._n_out > 1 and any(g is None for g in grads):
+                    grads = [g if g is not None else
+                             _wrap(node.backend.xp.zeros(shape, dtype), node.backend)
+                             for g, (shape, dtype) in zip(grads, node._out_meta)]
+                if node._saved is _FREED:
+                    node.saved_tensors  # raises the retain_graph error
+                gin = type(node).backward(node, *grads)
+                if type(gin) is not tuple:
+                    gin = (gin,)
+                if len(gin) != len(node._next):
+                    raise RuntimeError(
+                        f"{op}: backward returned {len(gin)} gradients, expected "
+                        f"{len(node._next)} (one per argument of forward)")
+            for e, g in zip(node._next, gin):
+                if e is None:
+                    continue
+                target, idx, shape = e
+                if g is not None:
+                    if not isinstance(g, Tensor):
+                        g = _wrap(node.backend.asarray(g), node.backend)
+                    if g._data.shape != shape:
+                        raise RuntimeError(
+                            f"{op}: backward returned a gradient of shape "
+                            f"{tuple(g._data.shape)} for an input of shape {shape}")
+                    deliver(target, idx, g)
+                if idx >= 0 and target in deps:
+                    deps[target] -= 1
+                    if deps[target] == 0:
+                        ready.append(target)
+            if not retain_graph:
+                node._release()
+        _finish_leaves(leaf_grads, leaf_pos, results, create_graph)
+        return results
+    finally:
+        _mode.enabled = prev_mode
+
+
+def _output_hooks(node, grads, fill_retained):
+    """Tensor hooks and retain_grad on a node's outputs, once their sum is known."""
+    hooks = getattr(node, "_out_hooks", None)
+    if hooks:
+        for idx, fns in hooks.items():
+            for fn in fns:
+                if grads[idx] is not None:
+                    r = fn(grads[idx])
+                    if r is not None:
+                        grads[idx] = r
+    retain = getattr(node, "_retain", None)
+    if retain and fill_retained:
+        for idx, ref in retain.items():
+            t = ref()
+            if t is not None and grads[idx] is not None:
+                g = grads[idx].detach()
+                t.grad = g if t.grad is None else t.grad + g
+
+
+def _finish_leaves(leaf_grads, leaf_pos, results, create_graph):
+    seen_arrays = set()
+    for leaf, g in leaf_grads.values():
+        if leaf._hooks:
+            for fn in leaf._hooks:
+                r = fn(g)
+                if r is not None:
+                    g = r
+        if results is not None:
+            for pos in leaf_pos[id(leaf)]:
+                results[pos] = g
+            continue
+        if not create_graph:
+            arr = g._data
+            # A rule may hand the same array (or a view of it) to several
+            # inputs; a .grad must own its memory so in-place use is safe.
+            if id(arr) in seen_arrays or arr.base is not None:
+                g = _wrap(arr.copy(), g._backend)
+            seen_arrays.add(id(g._data))
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+
+
+# ---- public entry points ----------------------------------------------------
+def _seed(outputs, grad_outputs, what):
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    seeds = []
+    for i, (t, g) in enumerate(zip(outputs, grad_outputs)):
+        if not t._rg:
+            raise RuntimeError(
+                f"{what}: element {i} of the outputs does not require grad and has no "
+                "graph (was it computed under no_grad, or from tensors with "
+                "requires_grad=False?)")
+        if g is None:
+            if t._data.size != 1:
+                raise RuntimeError(
+                    f"{what}: grad can be implicitly created only for scalar outputs; "
+                    f"output {i} has shape {tuple(t.shape)}: pass gradient=/grad_outputs=")
+            g = _wrap(t._backend.xp.ones(t._data.shape, t._data.dtype), t._backend)
+        else:
+            if not isinstance(g, Tensor):
+                g = _wrap(t._backend.asarray(g, dtype=t._data.dtype), t._backend)
+            if g._backend is not t._backend:
+                raise RuntimeError(
+                    f"{what}: gradient is on {g.device} but output {i} is on {t.device}")
+            if g._data.shape != t._data.shape:
+                raise RuntimeError(
+                    f"{what}: gradient of shape {tuple(g.shape)} does not match output {i} "
+                    f"of shape {tuple(t.shape)}")
+            if g._data.dtype != t._data.dtype:
+                raise TypeError(
+                    f"{what}: gradient dtype {g.dtype} does not match output {i} dtype "
+                    f"{t.dtype}")
+        seeds.append(g)
+    return seeds
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+    """Accumulate d(tensors)/d(leaf) into every leaf's .grad."""
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors]
+    seeds = _seed(tensors, grad_tensors, "backward")
+    if retain_graph is None:
+        retain_graph = create_graph
+    _run(tensors, seeds, retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Gradients of outputs with respect to inputs, as a tuple; .grad is untouched."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    for i, t in enumerate(inputs):
+        if not t._rg:
+            raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) does not require grad")
+    seeds = _seed(outputs, grad_outputs, "grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    results = _run(outputs, seeds, retain_graph, create_graph, targets=inputs)
+    for i, g in enumerate(results):
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} (shape {tuple(inputs[i].shape)}) was not used to compute "
+                "the outputs; pass allow_unused=True if that is expected")
+        if g is not None and not create_graph and g._node is not None:
+            results[i] = g.detach()
+    return tuple(results)

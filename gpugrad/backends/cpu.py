@@ -1,0 +1,164 @@
+"""The NumPy backend.
+
+Its fused ops are the reference the CUDA kernels are tested against, so they
+favour exactness and stability first, then as few passes over memory as NumPy
+allows (in-place ufuncs with `out=` instead of temporaries).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import Device
+
+
+class CPUBackend:
+    name = "cpu"
+    xp = np
+    array_type = np.ndarray
+
+    def __init__(self):
+        self.device = Device("cpu")
+
+    # ---- arrays -------------------------------------------------------
+    def is_array(self, obj) -> bool:
+        return isinstance(obj, np.ndarray)
+
+    def asarray(self, data, dtype=None):
+        return np.asarray(data, dtype=dtype)
+
+    def from_numpy(self, a: np.ndarray):
+        return a
+
+    def to_numpy(self, a) -> np.ndarray:
+        return a
+
+    def from_dlpack(self, obj):
+        return np.from_dlpack(obj)
+
+    def scatter_add(self, target, index, values):
+        np.add.at(target, index, values)
+
+    def synchronize(self):
+        pass
+
+    # ---- fused sigmoid ------------------------------------------------
+    def sigmoid_forward(self, x):
+        # 1/(1+exp(-x)) keeps full relative precision for x << 0, where the
+        # tanh form cancels. exp overflows to inf for x < -88 (float32),
+        # and 1/inf is the correct 0: the overflow warning is noise.
+        y = np.empty_like(x)  # an array even for 0-d x, where ufuncs return scalars
+        with np.errstate(over="ignore"):
+            np.negative(x, out=y)
+            np.exp(y, out=y)
+        y += 1
+        np.reciprocal(y, out=y)
+        return y
+
+    def sigmoid_backward(self, y, gy):
+        gx = 1 - y
+        gx *= y
+        gx *= gy
+        return gx
+
+    # ---- fused softmax cross-entropy ----------------------------------
+    # Shapes: x (N, C, S) with the class axis in the middle (S = 1 for 2-D
+    # logits), t (N, S) integer labels, weight (C,) or None. Per row r with
+    # label t (not ignored), eps = label_smoothing, w_t = weight[t] (1 if no
+    # weight), W = sum(weight) (C if none):
+    #   loss_r = (1-eps) w_t (lse_r - x_t) + eps/C * (W lse_r - sum_c w_c x_c)
+    # and the mean divides by den = sum of w_t over non-ignored rows, which is
+    # PyTorch's definition for every option combination.
+    @staticmethod
+    def _targets(x, t, weight, ignore_index, op):
+        C = x.shape[1]
+        valid = t != ignore_index
+        bad = valid & ((t < 0) | (t >= C))
+        if bad.any():
+            raise ValueError(
+                f"{op}: label {int(t[bad].flat[0])} is outside [0, {C}) for logits of "
+                f"shape {tuple(x.shape)} and is not ignore_index ({ignore_index})")
+        tt = np.where(valid, t, 0)
+        w_t = valid.astype(x.dtype) if weight is None else weight[tt] * valid
+        return valid, tt, w_t
+
+    @staticmethod
+    def _compute_dtype(x):
+        # float16 accumulates in float32: a float16 sum over a long row
+        # overflows or loses every small term.
+        return np.float32 if x.dtype == np.float16 else x.dtype
+
+    def softmax_cross_entropy_forward(self, x, t, weight, ignore_index,
+                                      label_smoothing, reduction):
+        """Returns (loss, lse, den): lse (N, S) is all the backward needs."""
+        out_dtype = x.dtype
+        cdt = self._compute_dtype(x)
+        x = x.astype(cdt, copy=False)
+        if weight is not None:
+            weight = weight.astype(cdt, copy=False)
+        N, C, S = x.shape
+        valid, tt, w_t = self._targets(x, t, weight, ignore_index,
+                                       "softmax_cross_entropy")
+        m = x.max(axis=1)
+        e = x - m[:, None, :]
+        np.exp(e, out=e)
+        lse = np.log(e.sum(axis=1))
+        lse += m
+        del e
+        x_t = np.take_along_axis(x, tt[:, None, :], axis=1)[:, 0, :]
+        loss = lse - x_t
+        loss *= w_t * (1 - label_smoothing)
+        if label_smoothing:
+            if weight is None:
+                smooth = C * lse - x.sum(axis=1)
+            else:
+                smooth = weight.sum() * lse - np.einsum("ncs,c->ns", x, weight)
+            loss += (label_smoothing / C) * smooth * valid
+        den = w_t.sum()
+        if reduction == "none":
+            out = loss
+        elif reduction == "sum":
+            out = loss.sum()
+        else:
+            # 0/0 (every target ignored) is NaN, as in PyTorch.
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = np.asarray(loss.sum() / den)
+        return (np.asarray(out, dtype=out_dtype), lse.astype(out_dtype),
+                np.asarray(den, dtype=out_dtype))
+
+    def softmax_cross_entropy_backward(self, x, t, lse, g, den, weight,
+                                       ignore_index, label_smoothing, reduction):
+        """d loss / d x in one pass over x: (softmax - smoothed one-hot) * scale.
+
+        g is the incoming gradient: 0-d for 'mean'/'sum', (N, S) for 'none'.
+        """
+        out_dtype = x.dtype
+        cdt = self._compute_dtype(x)
+        x = x.astype(cdt, copy=False)
+        lse = lse.astype(cdt, copy=False)
+        g = g.astype(cdt, copy=False)
+        if weight is not None:
+            weight = weight.astype(cdt, copy=False)
+        N, C, S = x.shape
+        eps = label_smoothing
+        valid, tt, w_t = self._targets(x, t, weight, ignore_index,
+                                       "softmax_cross_entropy backward")
+        if reduction == "mean":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                g = g / den.astype(cdt)
+        # Ignored rows get exactly zero, also when g/den is inf (all ignored).
+        scale = np.where(valid, g, 0).astype(cdt, copy=False)
+        W = C if weight is None else weight.sum()
+        hot = scale * w_t * (1 - eps)
+        a = hot + scale * (eps / C * W)
+        gx = x - lse[:, None, :]
+        np.exp(gx, out=gx)
+        gx *= a[:, None, :]
+        gx[np.arange(N)[:, None], tt, np.arange(S)[None, :]] -= hot
+        if eps:
+            smooth = (scale * (eps / C))[:, None, :]
+            gx -= smooth if weight is None else smooth * weight[None, :, None]
+        return gx.astype(out_dtype, copy=False)
+
+
+def make(index):
+    return CPUBackend()

@@ -1,0 +1,84 @@
+"""Helpers the op families share: operand coercion and un-broadcasting."""
+from __future__ import annotations
+
+import numbers
+
+from ..autograd import _wrap
+from ..tensor import Tensor
+
+_SCALARS = (int, float, bool)
+
+
+def arr(x):
+    """The array behind a Tensor; Python scalars pass through (NumPy keeps them weak)."""
+    return x._data if isinstance(x, Tensor) else x
+
+
+def shape_of(x):
+    return x._data.shape if isinstance(x, Tensor) else ()
+
+
+def as_tensor(x, like: Tensor, op: str) -> Tensor:
+    """A constant operand (array, list, NumPy scalar) as a Tensor on like's device."""
+    if isinstance(x, Tensor):
+        return x
+    backend = like._backend
+    if backend.is_array(x):
+        return _wrap(x, backend)
+    if hasattr(x, "__array__") or hasattr(x, "__cuda_array_interface__"):
+        kind = type(x).__module__.split(".")[0]
+        raise RuntimeError(f"{op}: operand is a {kind} array but the tensor is on {like.device}; "
+                           "move it explicitly (gg.tensor(..., device=...)): no silent copies")
+    return _wrap(backend.asarray(x), backend)
+
+
+def operands(op: str, a, b):
+    """Coerce a binary op's operands without silent float promotion.
+
+    Python scalars stay scalars (they never change a tensor's dtype); int and
+    bool tensors take the float operand's dtype; float32 meets float64 only
+    through an explicit cast.
+    """
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and tb:
+        pass
+    elif ta:
+        b = _operand(op, b, a)
+    elif tb:
+        a = _operand(op, a, b)
+    else:
+        raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and "
+                        f"{type(b).__name__}")
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        da, db = a._data.dtype, b._data.dtype
+        if da != db:
+            fa, fb = da.kind == "f", db.kind == "f"
+            if fa and fb:
+                raise TypeError(
+                    f"{op}: dtype mismatch: {da} and {db} (shapes {tuple(a.shape)} and "
+                    f"{tuple(b.shape)}); gpugrad never promotes floats silently: cast one "
+                    "with .to(dtype)")
+            if fa:
+                b = _wrap(b._data.astype(da), b._backend)
+            elif fb:
+                a = _wrap(a._data.astype(db), a._backend)
+    return a, b
+
+
+def _operand(op, x, like):
+    t = type(x)
+    if t is float or t is int or t is bool:
+        return x
+    if isinstance(x, numbers.Number) and not hasattr(x, "shape"):
+        return x
+    if hasattr(x, "dtype") and getattr(x, "shape", None) == () and not like._backend.is_array(x):
+        return x.item()  # a NumPy scalar is strong under NEP 50: make it a weak Python one
+    return as_tensor(x, like, op)
+
+
+def unbroadcast(g: Tensor, shape) -> Tensor:
+    """Sum a gradient back down to the shape of the input it belongs to."""
+    if g._data.shape == shape:
+        return g
+    from .shape import sum_to
+    return sum_to(g, shape)

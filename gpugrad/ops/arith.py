@@ -1,0 +1,283 @@
+"""Arithmetic: + - * / ** @, neg, maximum, minimum, where, comparisons."""
+from __future__ import annotations
+
+import math
+
+from ..autograd import Function, _wrap
+from ..tensor import Tensor
+from ._common import arr, as_tensor, operands, shape_of, unbroadcast
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = shape_of(a), shape_of(b)
+        return arr(a) + arr(b)
+
+    @staticmethod
+    def backward(ctx, g):
+        na, nb = ctx.needs_input_grad
+        sa, sb = ctx.shapes
+        return (unbroadcast(g, sa) if na else None, unbroadcast(g, sb) if nb else None)
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = shape_of(a), shape_of(b)
+        return arr(a) - arr(b)
+
+    @staticmethod
+    def backward(ctx, g):
+        na, nb = ctx.needs_input_grad
+        sa, sb = ctx.shapes
+        return (unbroadcast(g, sa) if na else None, unbroadcast(-g, sb) if nb else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        na, nb = ctx.needs_input_grad
+        ctx.shapes = shape_of(a), shape_of(b)
+        # Each side's gradient needs only the other side.
+        ctx.save_for_backward(b if na else None, a if nb else None)
+        return arr(a) * arr(b)
+
+    @staticmethod
+    def backward(ctx, g):
+        na, nb = ctx.needs_input_grad
+        sa, sb = ctx.shapes
+        b, a = ctx.saved_tensors
+        ga = unbroadcast(g * b, sa) if na else None
+        gb = unbroadcast(g * a, sb) if nb else None
+        return ga, gb
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        na, nb = ctx.needs_input_grad
+        ctx.shapes = shape_of(a), shape_of(b)
+        ctx.save_for_backward(a if nb else None, b)
+        return arr(a) / arr(b)
+
+    @staticmethod
+    def backward(ctx, g):
+        na, nb = ctx.needs_input_grad
+        sa, sb = ctx.shapes
+        a, b = ctx.saved_tensors
+        ga = unbroadcast(g / b, sa) if na else None
+        gb = unbroadcast(-(g * a) / (b * b), sb) if nb else None
+        return ga, gb
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return -a._data
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        na, nb = ctx.needs_input_grad
+        ctx.shapes = shape_of(a), shape_of(b)
+        out = arr(a) ** arr(b)
+        ctx.save_for_backward(a, b, out if nb else None)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        na, nb = ctx.needs_input_grad
+        sa, sb = ctx.shapes
+        a, b, out = ctx.saved_tensors
+        ga = gb = None
+        if na:
+            ga = unbroadcast(g * b * a ** (b - 1), sa)
+        if nb:
+            if isinstance(a, Tensor):
+                # d/db a**b = a**b log a; 0 where a == 0 (the limit for b > 0, as PyTorch).
+                # log stays a recorded op of a, so second derivatives see it.
+                safe = where(_wrap(a._data == 0, a._backend), 1.0, a)
+                gb = unbroadcast(g * out * log(safe), sb)
+            else:
+                gb = unbroadcast(g * out * (math.log(a) if a > 0 else 0.0), sb)
+        return ga, gb
+
+
+class MatMul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        na, nb = ctx.needs_input_grad
+        ctx.save_for_backward(a if nb else None, b if na else None)
+        ctx.shapes = a._data.shape, b._data.shape
+        return a._data @ b._data
+
+    @staticmethod
+    def backward(ctx, g):
+        na, nb = ctx.needs_input_grad
+        a, b = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        # Treat 1-D operands as matrices (a row, b a column), as matmul does,
+        # then reduce broadcast batch dimensions back to each operand's shape.
+        a2 = sa if len(sa) > 1 else (1,) + sa
+        b2 = sb if len(sb) > 1 else sb + (1,)
+        batch = _broadcast_shape(a2[:-2], b2[:-2])
+        G = g.reshape(batch + (a2[-2], b2[-1]))
+        ga = gb = None
+        if na:
+            B = b.reshape(b2) if b.ndim == 1 else b
+            ga = unbroadcast(G @ B.transpose(-1, -2), a2).reshape(sa)
+        if nb:
+            A = a.reshape(a2) if a.ndim == 1 else a
+            gb = unbroadcast(A.transpose(-1, -2) @ G, b2).reshape(sb)
+        return ga, gb
+
+
+def _broadcast_shape(s1, s2):
+    n = len(s1) if len(s1) > len(s2) else len(s2)
+    s1 = (1,) * (n - len(s1)) + tuple(s1)
+    s2 = (1,) * (n - len(s2)) + tuple(s2)
+    return tuple(x if y == 1 else y for x, y in zip(s1, s2))
+
+
+def _weight_first(xp, A, B, dtype, wins):
+    w = wins(A, B).astype(dtype)
+    w += 0.5 * (A == B)
+    return w
+
+
+def _split(ctx, g):
+    na, nb = ctx.needs_input_grad
+    sa, sb = ctx.shapes
+    (w,) = ctx.saved_tensors
+    return (unbroadcast(g * w, sa) if na else None,
+            unbroadcast(g * (1 - w), sb) if nb else None)
+
+
+class Maximum(Function):
+    """Ties split the gradient evenly between the two sides, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = shape_of(a), shape_of(b)
+        A, B = arr(a), arr(b)
+        xp = ctx.backend.xp
+        out = xp.maximum(A, B)
+        ctx.save_for_backward(_weight_first(xp, A, B, out.dtype, xp.greater))
+        return out
+
+    backward = staticmethod(_split)
+
+
+class Minimum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = shape_of(a), shape_of(b)
+        A, B = arr(a), arr(b)
+        xp = ctx.backend.xp
+        out = xp.minimum(A, B)
+        ctx.save_for_backward(_weight_first(xp, A, B, out.dtype, xp.less))
+        return out
+
+    backward = staticmethod(_split)
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.shapes = shape_of(a), shape_of(b)
+        ctx.save_for_backward(cond)
+        return ctx.backend.xp.where(cond._data, arr(a), arr(b))
+
+    @staticmethod
+    def backward(ctx, g):
+        _, na, nb = ctx.needs_input_grad
+        sa, sb = ctx.shapes
+        (cond,) = ctx.saved_tensors
+        zero = 0.0
+        return (None,
+                unbroadcast(where(cond, g, zero), sa) if na else None,
+                unbroadcast(where(cond, zero, g), sb) if nb else None)
+
+
+# ---- public functions ----------------------------------------------------------
+def add(a, b):
+    return Add.apply(*operands("add", a, b))
+
+
+def sub(a, b):
+    return Sub.apply(*operands("sub", a, b))
+
+
+def mul(a, b):
+    return Mul.apply(*operands("mul", a, b))
+
+
+def div(a, b):
+    return Div.apply(*operands("div", a, b))
+
+
+def neg(a):
+    return Neg.apply(a)
+
+
+def pow(a, b):
+    return Pow.apply(*operands("pow", a, b))
+
+
+def matmul(a, b):
+    a, b = operands("matmul", a, b)
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor) or a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands must be tensors of at least 1 dimension, got "
+                         f"shapes {shape_of(a)} and {shape_of(b)}")
+    ka = a.shape[-1]
+    kb = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if ka != kb:
+        raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} do not align "
+                         f"({ka} != {kb})")
+    return MatMul.apply(a, b)
+
+
+def maximum(a, b):
+    return Maximum.apply(*operands("maximum", a, b))
+
+
+def minimum(a, b):
+    return Minimum.apply(*operands("minimum", a, b))
+
+
+def where(cond, a, b):
+    """Elementwise `a if cond else b`; cond is a bool tensor (no gradient)."""
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
+    if like is None:
+        raise TypeError("where: at least one of a, b must be a Tensor")
+    cond = as_tensor(cond, like, "where")
+    if cond.dtype.kind != "b":
+        cond = _wrap(cond._data.astype(bool), cond._backend)
+    a, b = operands("where", a, b)
+    return Where.apply(cond, a, b)
+
+
+_CMP = {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal",
+        "eq": "equal", "ne": "not_equal"}
+
+
+def _compare(name, a, b):
+    """Comparisons carry no gradient: a plain bool tensor."""
+    a, b = operands(name, a, b)
+    t = a if isinstance(a, Tensor) else b
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a._backend is not b._backend:
+        raise RuntimeError(f"{name}: expected both tensors on one device, got {a.device} "
+                           f"and {b.device}")
+    out = getattr(t._backend.xp, _CMP[name])(arr(a), arr(b))
+    if type(out) is not t._backend.array_type:
+        out = t._backend.asarray(out)
+    return _wrap(out, t._backend)
+
+
+from .unary import log  # noqa: E402

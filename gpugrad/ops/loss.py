@@ -1,0 +1,228 @@
+"""Softmax, log-softmax and the losses. softmax_cross_entropy is one fused op."""
+from __future__ import annotations
+
+from ..autograd import Function
+from ..tensor import Tensor
+from ._common import as_tensor
+from .reduce import _axes
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        xp = ctx.backend.xp
+        X = x._data
+        y = X - X.max(axis=axis, keepdims=True)
+        xp.exp(y, out=y)
+        y /= y.sum(axis=axis, keepdims=True)
+        ctx.axis = axis
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        gy = g * y
+        return gy - y * gy.sum(axis=ctx.axis, keepdims=True), None
+
+
+class LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        xp = ctx.backend.xp
+        X = x._data
+        m = X.max(axis=axis, keepdims=True)
+        y = X - m
+        lse = xp.log(xp.exp(y).sum(axis=axis, keepdims=True))
+        y -= lse
+        ctx.axis = axis
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g - y.exp() * g.sum(axis=ctx.axis, keepdims=True), None
+
+
+def softmax(x, axis=-1):
+    (axis,) = _axes("softmax", axis, x.ndim)
+    return Softmax.apply(x, axis)
+
+
+def log_softmax(x, axis=-1):
+    (axis,) = _axes("log_softmax", axis, x.ndim)
+    return LogSoftmax.apply(x, axis)
+
+
+# ---- softmax cross-entropy ----------------------------------------------------
+def _rows(x):
+    """(N, C, d1, ...) -> (N, C, S): the layout the fused kernels take, free of copies
+    for a contiguous tensor."""
+    N, C = x.shape[:2]
+    return x.reshape(N, C, -1)
+
+
+class SoftmaxCrossEntropy(Function):
+    @staticmethod
+    def forward(ctx, x, t, weight, opts):
+        X, T = x._data, t._data
+        W = None if weight is None else weight._data
+        loss, lse, den = ctx.backend.softmax_cross_entropy_forward(
+            _rows(X), T.reshape(X.shape[0], -1), W, *opts)
+        if opts[2] == "none":
+            loss = loss.reshape(T.shape)
+        ctx.opts = opts
+        # Backward needs the logits and a per-row log-sum-exp: no softmax is kept.
+        ctx.save_for_backward(x, t, weight, lse, den)
+        return loss
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t, weight, lse, den = ctx.saved_tensors
+        gx = SoftmaxCrossEntropyBackward.apply(x, g, t, weight, lse, den, ctx.opts)
+        return gx, None, None, None
+
+
+class SoftmaxCrossEntropyBackward(Function):
+    """gx = scale_r * (A_r softmax(x) - B): the backend's fused kernel, differentiable.
+
+    Per row r with label t: A_r = (1-eps) w_t + eps/C * sum(w), B = (1-eps) w_t
+    one_hot(t) + eps/C * w, scale_r = g_r (none), g (sum) or g / den (mean),
+    zero for ignored rows.
+    """
+
+    @staticmethod
+    def forward(ctx, x, g, t, weight, lse, den, opts):
+        X = x._data
+        T = t._data.reshape(X.shape[0], -1)
+        G = g._data.reshape(T.shape) if opts[2] == "none" else g._data
+        W = None if weight is None else weight._data
+        gx = ctx.backend.softmax_cross_entropy_backward(
+            _rows(X), T, lse._data, G, den._data, W, *opts)
+        ctx.opts = opts
+        ctx.save_for_backward(x, g, t, weight, den)
+        return gx.reshape(X.shape)
+
+    @staticmethod
+    def backward(ctx, v):
+        nx, ng = ctx.needs_input_grad[:2]
+        x, g, t, weight, den = ctx.saved_tensors
+        ignore_index, eps, reduction = ctx.opts
+        xp = ctx.backend.xp
+        X, T = x._data, t._data
+        C = X.shape[1]
+        keep = (X.shape[0], 1) + X.shape[2:]  # per-row values broadcast over classes
+        valid = T != ignore_index
+        tt = xp.where(valid, T, 0)
+        w_t = valid.astype(X.dtype) if weight is None else weight._data[tt] * valid
+        total_w = C if weight is None else weight._data.sum()
+        A = (w_t * (1 - eps) + (eps / C) * total_w).reshape(keep)
+        if reduction == "none":
+            scale = g.reshape(keep) * valid.reshape(keep)
+        else:
+            scale = (g / den if reduction == "mean" else g) * valid.reshape(keep)
+        p = softmax(x, axis=1)
+        gx = gg = None
+        if nx:
+            u = v * (scale * A)
+            gx = p * u - p * (p * u).sum(axis=1, keepdims=True)
+        if ng:
+            B = xp.zeros(X.shape, X.dtype)
+            xp.put_along_axis(B, tt.reshape(keep), (w_t * (1 - eps)).reshape(keep), axis=1)
+            if eps:
+                w = 1 if weight is None else weight._data.reshape((1, C) + (1,) * (X.ndim - 2))
+                B += (eps / C) * w
+            q = (v * (p * A - as_tensor(B, x, "softmax_cross_entropy"))).sum(axis=1)
+            q = q * valid
+            gg = q if reduction == "none" else (q.sum() / den if reduction == "mean" else q.sum())
+        return gx, gg, None, None, None, None, None
+
+
+def softmax_cross_entropy(logits, labels, weight=None, ignore_index=-100, reduction="mean",
+                          label_smoothing=0.0):
+    """Cross-entropy of softmax(logits) against integer labels; PyTorch's cross_entropy.
+
+    logits (N, C) or (N, C, d1, ...); labels (N,) or (N, d1, ...) integers in [0, C)
+    or ignore_index; weight (C,) rescales each class.
+    """
+    op = "softmax_cross_entropy"
+    if not isinstance(logits, Tensor):
+        raise TypeError(f"{op}: logits must be a Tensor, got {type(logits).__name__}")
+    if logits.ndim < 2:
+        raise ValueError(f"{op}: logits must be (N, C) or (N, C, d1, ...), got shape "
+                         f"{tuple(logits.shape)}")
+    if logits.dtype.kind != "f":
+        raise TypeError(f"{op}: logits must be floating point, got {logits.dtype}")
+    labels = as_tensor(labels, logits, op)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{op}: labels must be integers (class indices), got {labels.dtype}")
+    want = logits.shape[:1] + logits.shape[2:]
+    if labels.shape != want:
+        raise ValueError(f"{op}: labels of shape {tuple(labels.shape)} do not match logits of "
+                         f"shape {tuple(logits.shape)} (expected labels of shape {want})")
+    if weight is not None:
+        weight = as_tensor(weight, logits, op)
+        if weight.shape != (logits.shape[1],):
+            raise ValueError(f"{op}: weight must have shape ({logits.shape[1]},) for "
+                             f"{logits.shape[1]} classes, got {tuple(weight.shape)}")
+        if weight.dtype != logits.dtype:
+            raise TypeError(f"{op}: weight dtype {weight.dtype} differs from logits dtype "
+                            f"{logits.dtype}; cast explicitly")
+        if weight.requires_grad:
+            raise ValueError(f"{op}: the gradient with respect to weight is not supported; "
+                             "pass weight.detach()")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    opts = (int(ignore_index), float(label_smoothing), reduction)
+    return SoftmaxCrossEntropy.apply(logits, labels, weight, opts)
+
+
+# ---- composite losses ------------------------------------------------------------
+def _reduce(op, loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _same_shape(op, a, b, what="target"):
+    if a.shape != b.shape:
+        raise ValueError(f"{op}: input of shape {tuple(a.shape)} and {what} of shape "
+                         f"{tuple(b.shape)} differ; reshape explicitly")
+
+
+def mse_loss(input, target, reduction="mean"):
+    target = as_tensor(target, input, "mse_loss")
+    _same_shape("mse_loss", input, target)
+    d = input - target
+    return _reduce("mse_loss", d * d, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
+                                     pos_weight=None):
+    """-[pw t log sigmoid(x) + (1-t) log(1 - sigmoid(x))], stably, as in PyTorch.
+
+    Written as (1-t) x + (1 + (pw-1) t) softplus(-x): softplus never overflows
+    and its derivative at 0 is exact.
+    """
+    op = "binary_cross_entropy_with_logits"
+    target = as_tensor(target, input, op)
+    _same_shape(op, input, target)
+    sp = softplus(-input)
+    if pos_weight is not None:
+        sp = (1 + (as_tensor(pos_weight, input, op) - 1) * target) * sp
+    loss = (1 - target) * input + sp
+    if weight is not None:
+        loss = loss * as_tensor(weight, input, op)
+    return _reduce(op, loss, reduction)
+
+
+from .unary import softplus  # noqa: E402

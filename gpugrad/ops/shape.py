@@ -1,0 +1,299 @@
+"""Shape, indexing, copy and device ops."""
+from __future__ import annotations
+
+from ..autograd import Function, _wrap
+from ..tensor import Tensor
+from ._common import unbroadcast
+
+
+class Reshape(Function):
+    view_of_input = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x._data.shape
+        return x._data.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.shape), None
+
+
+class Permute(Function):
+    view_of_input = True
+
+    @staticmethod
+    def forward(ctx, x, axes):
+        ctx.axes = axes
+        return x._data.transpose(axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        inverse = [0] * len(ctx.axes)
+        for i, a in enumerate(ctx.axes):
+            inverse[a] = i
+        return permute(g, *inverse), None
+
+
+class BroadcastTo(Function):
+    view_of_input = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x._data.shape
+        return ctx.backend.xp.broadcast_to(x._data, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return sum_to(g, ctx.shape), None
+
+
+class SumTo(Function):
+    """Sum over the axes that broadcasting added or stretched: the adjoint of broadcast_to."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        X = x._data
+        ctx.shape = X.shape
+        lead = X.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(shape) if s == 1 and X.shape[lead + i] != 1)
+        out = X.sum(axis=axes, keepdims=True) if axes else X
+        return out.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return broadcast_to(g, ctx.shape), None
+
+
+def _index(op, x, index):
+    """Normalise an index: Tensors to their arrays (same device), lists to arrays."""
+    items = index if isinstance(index, tuple) else (index,)
+    out = []
+    basic = True
+    for i in items:
+        if isinstance(i, Tensor):
+            if i._backend is not x._backend:
+                raise RuntimeError(f"{op}: index is on {i.device} but the tensor is on {x.device}")
+            i = i._data
+        elif isinstance(i, list):
+            i = x._backend.asarray(i)
+        if not (i is None or i is Ellipsis or isinstance(i, (int, slice))):
+            if getattr(i, "dtype", None) is None or i.dtype.kind not in "iub":
+                raise IndexError(f"{op}: only integers, slices, None, Ellipsis and integer "
+                                 f"or bool arrays are valid indices, got {i!r}")
+            basic = basic and getattr(i, "ndim", 1) == 0 and i.dtype.kind != "b"
+        out.append(i)
+    return tuple(out), basic
+
+
+class GetItem(Function):
+    view_of_input = True
+
+    @staticmethod
+    def forward(ctx, x, index, basic):
+        ctx.shape, ctx.index, ctx.basic = x._data.shape, index, basic
+        return x._data[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        return IndexAdd.apply(g, ctx.shape, ctx.index, ctx.basic), None, None
+
+
+class IndexAdd(Function):
+    """zeros(shape) with g added at index; repeated indices accumulate."""
+
+    @staticmethod
+    def forward(ctx, g, shape, index, basic):
+        ctx.index, ctx.basic = index, basic
+        G = g._data
+        out = ctx.backend.xp.zeros(shape, G.dtype)
+        if basic:
+            out[index] = G
+        else:
+            ctx.backend.scatter_add(out, index, G)
+        return out
+
+    @staticmethod
+    def backward(ctx, v):
+        return GetItem.apply(v, ctx.index, ctx.basic), None, None, None
+
+
+class IndexPut(Function):
+    """Out-of-place `x[index] = v`: what an in-place setitem records."""
+
+    @staticmethod
+    def forward(ctx, x, index, v, basic):
+        ctx.index = index
+        ctx.vshape = v._data.shape if isinstance(v, Tensor) else ()
+        out = x._data.copy()
+        out[index] = v._data if isinstance(v, Tensor) else v
+        mask = ctx.backend.xp.ones(out.shape, out.dtype)
+        mask[index] = 0
+        ctx.save_for_backward(mask)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        nx, _, nv, _ = ctx.needs_input_grad
+        (mask,) = ctx.saved_tensors
+        gx = g * mask if nx else None
+        gv = unbroadcast(g[ctx.index], ctx.vshape) if nv else None
+        return gx, None, gv, None
+
+
+class Concatenate(Function):
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        ctx.axis = axis
+        ctx.sizes = [x._data.shape[axis] for x in xs]
+        return ctx.backend.xp.concatenate([x._data for x in xs], axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        axis = ctx.axis
+        lead = (slice(None),) * (axis % g.ndim)
+        grads, start = [None], 0
+        for n, need in zip(ctx.sizes, ctx.needs_input_grad[1:]):
+            grads.append(g[lead + (slice(start, start + n),)] if need else None)
+            start += n
+        return tuple(grads)
+
+
+class Stack(Function):
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        ctx.axis = axis
+        return ctx.backend.xp.stack([x._data for x in xs], axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        lead = (slice(None),) * (ctx.axis % g.ndim)
+        return (None,) + tuple(g[lead + (i,)] if need else None
+                               for i, need in enumerate(ctx.needs_input_grad[1:]))
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x._data.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.dtype = x._data.dtype
+        return x._data.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return cast(g, ctx.dtype), None
+
+
+class ToDevice(Function):
+    """An explicit copy between devices; the gradient travels back the same way."""
+
+    @staticmethod
+    def forward(ctx, x, backend):
+        ctx.src = x._backend
+        return _wrap(backend.from_numpy(x._backend.to_numpy(x._data)), backend)
+
+    @staticmethod
+    def backward(ctx, g):
+        return to_device(g, ctx.src), None
+
+
+# ---- public functions ------------------------------------------------------------
+def reshape(x, shape):
+    if isinstance(shape, int):
+        shape = (shape,)
+    return Reshape.apply(x, tuple(shape))
+
+
+def transpose(x, dim0=None, dim1=None):
+    """Swap two axes (PyTorch's transpose); with none given, reverse all (x.T)."""
+    n = x.ndim
+    if dim0 is None and dim1 is None:
+        return Permute.apply(x, tuple(range(n - 1, -1, -1)))
+    if dim0 is None or dim1 is None:
+        raise TypeError("transpose: give both dim0 and dim1, or neither to reverse all axes")
+    axes = list(range(n))
+    for d in (dim0, dim1):
+        if not -n <= d < n:
+            raise ValueError(f"transpose: axis {d} is out of range for {n} dimensions")
+    axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+    return Permute.apply(x, tuple(axes))
+
+
+def permute(x, *dims):
+    if len(dims) == 1 and not isinstance(dims[0], int):
+        dims = tuple(dims[0])
+    n = x.ndim
+    if sorted(d % n for d in dims) != list(range(n)) or len(dims) != n:
+        raise ValueError(f"permute: {dims} is not a permutation of the {n} axes of shape "
+                         f"{tuple(x.shape)}")
+    return Permute.apply(x, tuple(d % n for d in dims))
+
+
+def broadcast_to(x, shape):
+    shape = tuple(shape)
+    return x if x._data.shape == shape else BroadcastTo.apply(x, shape)
+
+
+def sum_to(x, shape):
+    shape = tuple(shape)
+    return x if x._data.shape == shape else SumTo.apply(x, shape)
+
+
+def getitem(x, index):
+    index, basic = _index("getitem", x, index)
+    return GetItem.apply(x, index, basic)
+
+
+def index_put(x, index, value):
+    index, basic = _index("setitem", x, index)
+    if isinstance(value, Tensor):
+        if value._backend is not x._backend:
+            raise RuntimeError(f"setitem: value is on {value.device} but the tensor is on "
+                               f"{x.device}")
+        if value.dtype != x.dtype and value.dtype.kind == "f" == x.dtype.kind:
+            raise TypeError(f"setitem: cannot write {value.dtype} values into a {x.dtype} "
+                            "tensor; cast explicitly with .to(dtype)")
+    return IndexPut.apply(x, index, value, basic)
+
+
+def _same_kind(op, xs):
+    if not xs:
+        raise ValueError(f"{op}: expected a non-empty sequence of tensors")
+    dtypes = {x.dtype for x in xs}
+    if len(dtypes) > 1:
+        raise TypeError(f"{op}: all tensors must share one dtype, got "
+                        f"{sorted(str(d) for d in dtypes)}")
+
+
+def concatenate(tensors, axis=0):
+    tensors = list(tensors)
+    _same_kind("concatenate", tensors)
+    return Concatenate.apply(axis, *tensors)
+
+
+def stack(tensors, axis=0):
+    tensors = list(tensors)
+    _same_kind("stack", tensors)
+    return Stack.apply(axis, *tensors)
+
+
+def clone(x):
+    return Clone.apply(x)
+
+
+def cast(x, dtype):
+    return Cast.apply(x, dtype)
+
+
+def to_device(x, backend):
+    return ToDevice.apply(x, backend)

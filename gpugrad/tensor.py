@@ -1,0 +1,426 @@
+"""Tensor: a backend array, its device, its gradient and the node that made it."""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from . import autograd
+from .autograd import _mode, _wrap
+from .backends import Device, get_backend
+
+__all__ = ["Tensor", "tensor", "from_numpy", "from_dlpack", "float16", "float32",
+           "float64", "int32", "int64", "bool_"]
+
+float16, float32, float64 = np.dtype("float16"), np.dtype("float32"), np.dtype("float64")
+int32, int64, bool_ = np.dtype("int32"), np.dtype("int64"), np.dtype("bool")
+
+
+def _dtype(dtype):
+    return None if dtype is None else np.dtype(dtype)
+
+
+class _Handle:
+    """Returned by register_hook; `.remove()` takes the hook off."""
+
+    def __init__(self, hooks, fn):
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self):
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
+class Tensor:
+    """An n-dimensional array on a device that can record how it was computed.
+
+    `.data` is the backend array itself (a numpy.ndarray on the CPU). Writing
+    into that array directly bypasses the version counter, as in PyTorch: use
+    the Tensor API (`+=`, `t[i] = v`, `t.data = ...`) so that a pending
+    backward can detect the change.
+    """
+
+    __slots__ = ("_data", "_backend", "_node", "_idx", "_rg", "_grad", "_vc",
+                 "_hooks", "__weakref__")
+    # numpy must hand `ndarray + Tensor` back to Tensor.__radd__.
+    __array_ufunc__ = None
+
+    def __init__(self, data, dtype=None, device=None, requires_grad=False):
+        t = tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+        for name in Tensor.__slots__[:-1]:
+            setattr(self, name, getattr(t, name))
+
+    # ---- basic properties ------------------------------------------------
+    @property
+    def data(self):
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        if isinstance(value, Tensor):
+            if value._backend is not self._backend:
+                raise RuntimeError(f"Tensor.data: cannot assign data on {value.device} "
+                                   f"to a tensor on {self.device}")
+            value = value._data
+        if not self._backend.is_array(value):
+            raise TypeError(f"Tensor.data: expected an array of the {self.device} backend, "
+                            f"got {type(value).__name__}")
+        self._data = value
+        self._vc[0] += 1
+
+    @property
+    def requires_grad(self):
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        flag = bool(flag)
+        if self._node is not None and not flag:
+            raise RuntimeError("requires_grad: you can only change requires_grad of leaf "
+                               "tensors; use detach() to get a tensor without history")
+        if flag and self._data.dtype.kind not in "fc":
+            raise RuntimeError(f"requires_grad: only floating point tensors can require "
+                               f"gradients, got {self._data.dtype}")
+        self._rg = flag
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
+            if value._backend is not self._backend or value.shape != self.shape:
+                raise RuntimeError(
+                    f"grad: assigned gradient ({tuple(value.shape)} on {value.device}) must "
+                    f"match the tensor ({tuple(self.shape)} on {self.device})")
+        self._grad = value
+
+    @property
+    def device(self) -> Device:
+        return self._backend.device
+
+    @property
+    def shape(self):
+        return self._data.shape
+
+    @property
+    def dtype(self):
+        return self._data.dtype
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def numel(self):
+        return self._data.size
+
+    def __len__(self):
+        if not self._data.ndim:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    @property
+    def is_leaf(self):
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    @property
+    def T(self):
+        return transpose(self)
+
+    # ---- conversions -------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """A host copy as a numpy.ndarray."""
+        arr = self._backend.to_numpy(self._data)
+        return np.array(arr, copy=True) if arr is self._data else np.asarray(arr)
+
+    def item(self):
+        if self._data.size != 1:
+            raise ValueError(f"item: only one-element tensors convert to a Python number, "
+                             f"got shape {tuple(self.shape)}")
+        return self._backend.to_numpy(self._data).reshape(()).item()
+
+    def tolist(self):
+        return self._backend.to_numpy(self._data).tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"bool: the truth value of a tensor with {self._data.size} "
+                               "elements is ambiguous")
+        return bool(self.item())
+
+    def __dlpack__(self, **kwargs):
+        return self._data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
+    def detach(self):
+        """Same data, no history. Shares the version counter: an in-place change
+        to either is seen by a pending backward that saved the other."""
+        t = _wrap(self._data, self._backend)
+        t._vc = self._vc
+        return t
+
+    def to(self, *args, device=None, dtype=None):
+        """`.to('cuda')`, `.to(gg.float64)`, `.to(device=..., dtype=...)`."""
+        for a in args:
+            if isinstance(a, (str, Device)):
+                device = a
+            else:
+                dtype = a
+        out = self
+        if dtype is not None and np.dtype(dtype) != self.dtype:
+            out = cast(out, np.dtype(dtype))
+        if device is not None and get_backend(device) is not self._backend:
+            out = to_device(out, get_backend(device))
+        return out
+
+    def float(self):
+        return self.to(dtype=float32)
+
+    def double(self):
+        return self.to(dtype=float64)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, index=0):
+        return self.to(f"cuda:{index}")
+
+    # ---- autograd ------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        autograd.backward(self, gradient, retain_graph, create_graph)
+
+    def retain_grad(self):
+        """Keep .grad for this non-leaf tensor too after backward."""
+        if not self._rg:
+            raise RuntimeError("retain_grad: tensor does not require grad")
+        if self._node is not None:
+            node = self._node
+            if getattr(node, "_retain", None) is None:
+                node._retain = {}
+            node._retain[self._idx] = weakref.ref(self)
+
+    def register_hook(self, fn):
+        """Call fn(grad) when this tensor's gradient is computed; a returned
+        Tensor replaces the gradient."""
+        if not self._rg:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that "
+                               "does not require grad")
+        if self._node is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            node = self._node
+            if getattr(node, "_out_hooks", None) is None:
+                node._out_hooks = {}
+            hooks = node._out_hooks.setdefault(self._idx, [])
+        hooks.append(fn)
+        return _Handle(hooks, fn)
+
+    # ---- in place --------------------------------------------------------------
+    def _inplace(self, name, fn, *args):
+        """Apply fn(self, *args) and write the result into self's array.
+
+        While recording, the change is recorded too: self takes the new node,
+        the old value stays in the graph by its own version. Leaves that
+        require grad, views and tensors with views refuse, rather than leave
+        a graph that silently disagrees with the data.
+        """
+        recording = _mode.enabled and (self._rg or any(
+            isinstance(a, Tensor) and a._rg for a in args))
+        if recording:
+            if self._rg and self._node is None:
+                raise RuntimeError(
+                    f"{name}: a leaf tensor that requires grad (shape {tuple(self.shape)}) "
+                    "is being used in an in-place operation; do the update under "
+                    "gg.no_grad() or use an out-of-place op")
+            if self._vc[1]:
+                raise RuntimeError(
+                    f"{name}: in-place change of a tensor that shares memory with a view "
+                    f"(shape {tuple(self.shape)}) while recording gradients is not "
+                    "supported; use clone() first")
+            old = _wrap(self._data, self._backend, self._node, self._idx, self._rg)
+            old._vc = self._vc
+            res = fn(old, *args)
+            self._data[...] = res._data
+            self._node, self._idx, self._rg = res._node, res._idx, res._rg
+        else:
+            with autograd.no_grad():
+                res = fn(self, *args)
+            if res._data.dtype != self._data.dtype:
+                raise TypeError(f"{name}: result dtype {res.dtype} cannot be written into a "
+                                f"{self.dtype} tensor in place")
+            self._data[...] = res._data
+        self._vc[0] += 1
+        return self
+
+    def __iadd__(self, other):
+        return self._inplace("add_ (+=)", add, other)
+
+    def __isub__(self, other):
+        return self._inplace("sub_ (-=)", sub, other)
+
+    def __imul__(self, other):
+        return self._inplace("mul_ (*=)", mul, other)
+
+    def __itruediv__(self, other):
+        return self._inplace("div_ (/=)", div, other)
+
+    def __setitem__(self, index, value):
+        self._inplace("__setitem__", index_put, index, value)
+
+    # ---- operators ---------------------------------------------------------------
+    def __add__(self, other): return add(self, other)
+    def __radd__(self, other): return add(other, self)
+    def __sub__(self, other): return sub(self, other)
+    def __rsub__(self, other): return sub(other, self)
+    def __mul__(self, other): return mul(self, other)
+    def __rmul__(self, other): return mul(other, self)
+    def __truediv__(self, other): return div(self, other)
+    def __rtruediv__(self, other): return div(other, self)
+    def __pow__(self, other): return pow(self, other)
+    def __rpow__(self, other): return pow(other, self)
+    def __matmul__(self, other): return matmul(self, other)
+    def __rmatmul__(self, other): return matmul(other, self)
+    def __neg__(self): return neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return abs(self)
+    def __getitem__(self, index): return getitem(self, index)
+    def __lt__(self, other): return _compare("lt", self, other)
+    def __le__(self, other): return _compare("le", self, other)
+    def __gt__(self, other): return _compare("gt", self, other)
+    def __ge__(self, other): return _compare("ge", self, other)
+    def __eq__(self, other): return _compare("eq", self, other)
+    def __ne__(self, other): return _compare("ne", self, other)
+    __hash__ = object.__hash__
+
+    # ---- methods that mirror the functions ---------------------------------------
+    def sum(self, axis=None, keepdims=False): return sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return min(self, axis, keepdims)
+    def exp(self): return exp(self)
+    def log(self): return log(self)
+    def sqrt(self): return sqrt(self)
+    def abs(self): return abs(self)
+    def tanh(self): return tanh(self)
+    def sigmoid(self): return sigmoid(self)
+    def relu(self): return relu(self)
+    def softmax(self, axis=-1): return softmax(self, axis)
+    def log_softmax(self, axis=-1): return log_softmax(self, axis)
+    def clone(self): return clone(self)
+    def transpose(self, dim0=None, dim1=None): return transpose(self, dim0, dim1)
+    def permute(self, *dims): return permute(self, *dims)
+
+    def reshape(self, *shape):
+        return reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int)
+                       else shape)
+
+    view = reshape
+
+    def flatten(self):
+        return reshape(self, (-1,))
+
+    def unsqueeze(self, axis):
+        shape = list(self.shape)
+        shape.insert(axis if axis >= 0 else len(shape) + axis + 1, 1)
+        return reshape(self, tuple(shape))
+
+    def squeeze(self, axis=None):
+        shape = self.shape
+        if axis is None:
+            new = tuple(s for s in shape if s != 1)
+        else:
+            axis = axis % len(shape)
+            if shape[axis] != 1:
+                return self
+            new = shape[:axis] + shape[axis + 1:]
+        return reshape(self, new)
+
+    def __repr__(self):
+        body = np.array2string(self._backend.to_numpy(self._data), separator=", ",
+                               prefix="tensor(")
+        extra = ""
+        if self._backend.device.type != "cpu":
+            extra += f", device='{self.device}'"
+        if self._data.dtype not in (float32, int64, bool_):
+            extra += f", dtype={self._data.dtype}"
+        if self._node is not None:
+            extra += f", grad_fn=<{type(self._node).__name__}>"
+        elif self._rg:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A new leaf tensor holding a copy of data.
+
+    Python floats become float32 (as in PyTorch), arrays keep their dtype.
+    """
+    backend = get_backend(device)
+    dtype = _dtype(dtype)
+    if isinstance(data, Tensor):
+        arr = data._data
+        if data._backend is not backend:
+            arr = backend.from_numpy(data._backend.to_numpy(arr))
+        arr = arr.astype(dtype or arr.dtype, copy=True)
+    elif backend.is_array(data):
+        arr = data.astype(dtype or data.dtype, copy=True)
+    else:
+        host = np.array(data, dtype=dtype, copy=True)
+        if dtype is None and host.dtype == float64 and not isinstance(data, (np.ndarray, np.generic)):
+            host = host.astype(float32)
+        if host.dtype == object:
+            raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__}")
+        arr = backend.from_numpy(host)
+    t = _wrap(arr, backend)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def from_numpy(a: np.ndarray) -> Tensor:
+    """A CPU tensor sharing memory with a (no copy)."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"from_numpy: expected numpy.ndarray, got {type(a).__name__}")
+    return _wrap(a, get_backend("cpu"))
+
+
+_DLPACK_DEVICES = {1: "cpu", 2: "cuda", 3: "cuda"}  # kDLCPU, kDLCUDA, kDLCUDAHost
+
+
+def from_dlpack(obj) -> Tensor:
+    """Zero-copy view of any DLPack producer (NumPy, CuPy, PyTorch, ...)."""
+    dev_type, index = obj.__dlpack_device__()
+    name = _DLPACK_DEVICES.get(int(dev_type))
+    if name is None:
+        raise RuntimeError(f"from_dlpack: DLPack device type {dev_type} is not supported")
+    backend = get_backend(name if name == "cpu" else f"{name}:{index}")
+    return _wrap(backend.from_dlpack(obj), backend)
+
+
+autograd.Tensor = Tensor
+
+from .ops import (abs, add, cast, clone, div, exp, getitem, index_put, log, matmul,  # noqa: E402
+                  max, mean, min, mul, neg, permute, pow, relu, reshape, sigmoid,
+                  softmax, log_softmax, sqrt, sub, sum, tanh, to_device, transpose)
+from .ops.arith import _compare  # noqa: E402

@@ -1,0 +1,140 @@
+"""The NumPy backend's fused ops: stability, exactness against float64 formulas, errors."""
+import warnings
+
+import numpy as np
+import pytest
+
+import gpugrad as gg
+from gpugrad.backends import get_backend
+
+cpu = get_backend("cpu")
+
+
+@pytest.fixture(autouse=True)
+def strict_floats():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+            yield
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_stable_at_large_magnitude(dtype):
+    x = np.array([-1e4, -100.0, -30.0, 0.0, 30.0, 100.0, 1e4], dtype=dtype)
+    y = cpu.sigmoid_forward(x)
+    assert y.dtype == dtype and np.isfinite(y).all()
+    assert y[0] == 0 and y[-1] == 1 and y[3] == 0.5
+    # relative precision where sigmoid(x) ~ exp(x) is tiny
+    np.testing.assert_allclose(y[2], np.exp(-30.0) / (1 + np.exp(-30.0)), rtol=1e-6)
+    gx = cpu.sigmoid_backward(y, np.ones_like(y))
+    assert np.isfinite(gx).all() and gx.dtype == dtype
+
+
+def test_sigmoid_0d():
+    assert cpu.sigmoid_forward(np.array(0.0)).shape == ()
+
+
+def _reference(x, t, w, ignore_index, eps, reduction):
+    """float64 formula straight from the definition, one row at a time."""
+    x = x.astype(np.float64)
+    N, C, S = x.shape
+    losses, ws = np.zeros((N, S)), 0.0
+    for n in range(N):
+        for s in range(S):
+            lab = t[n, s]
+            if lab == ignore_index:
+                continue
+            row = x[n, :, s]
+            logp = row - (row.max() + np.log(np.exp(row - row.max()).sum()))
+            wc = np.ones(C) if w is None else w
+            losses[n, s] = -(1 - eps) * wc[lab] * logp[lab] - eps / C * (wc * logp).sum()
+            ws += wc[lab]
+    return {"none": losses, "sum": losses.sum(), "mean": losses.sum() / ws}[reduction]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_sce_forward_matches_definition(dtype, weighted, eps, reduction):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((5, 7, 3)) * 4).astype(dtype)
+    t = rng.integers(0, 7, (5, 3))
+    t[0, 1] = -100
+    w = (np.abs(rng.standard_normal(7)) + 0.1).astype(dtype) if weighted else None
+    loss, lse, den = cpu.softmax_cross_entropy_forward(x, t, w, -100, eps, reduction)
+    assert loss.dtype == dtype and lse.shape == (5, 3)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(loss, _reference(x, t, w, -100, eps, reduction), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_sce_stable_at_large_logits(dtype):
+    x = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4]], dtype=np.float64).astype(dtype)[:, :, None]
+    if dtype == np.float16:
+        x = np.clip(x, -6e4, 6e4).astype(dtype)
+    t = np.array([[1], [2]])
+    loss, lse, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.1, "none")
+    assert np.isfinite(loss).all() and np.isfinite(lse).all()
+    gx = cpu.softmax_cross_entropy_backward(x, t, lse, np.ones((2, 1), dtype), den, None, -100, 0.1, "none")
+    assert np.isfinite(gx).all() and gx.dtype == dtype
+
+
+def test_sce_float16_long_row_does_not_overflow():
+    x = np.full((2, 50_000, 1), 8.0, dtype=np.float16)  # sum of exp in float16 would overflow
+    t = np.zeros((2, 1), dtype=np.int64)
+    loss, lse, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
+    assert loss.dtype == np.float16
+    np.testing.assert_allclose(float(loss), np.log(50_000), rtol=1e-3)
+
+
+def test_sce_backward_is_softmax_minus_onehot_scaled():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 6, 1))
+    t = rng.integers(0, 6, (4, 1))
+    loss, lse, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
+    gx = cpu.softmax_cross_entropy_backward(x, t, lse, np.array(2.0), den, None, -100, 0.0, "mean")
+    p = np.exp(x - x.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    onehot = np.zeros_like(x)
+    np.put_along_axis(onehot, t[:, None, :], 1, axis=1)
+    np.testing.assert_allclose(gx, 2.0 * (p - onehot) / 4, rtol=1e-12)
+
+
+def test_all_ignored_mean_is_nan_with_zero_gradient():
+    x = np.zeros((2, 3, 1))
+    t = np.full((2, 1), -100)
+    with np.errstate(all="ignore"):
+        loss, lse, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
+        gx = cpu.softmax_cross_entropy_backward(x, t, lse, np.array(1.0), den, None, -100, 0.0, "mean")
+    assert np.isnan(loss) and (gx == 0).all()
+
+
+# ---- errors through the public op ------------------------------------------------------
+def logits(shape=(3, 4), dtype=gg.float32, device="cpu"):
+    return gg.tensor(np.zeros(shape), dtype=dtype, device=device, requires_grad=True)
+
+
+def test_label_out_of_range_names_the_label():
+    with pytest.raises(ValueError, match=r"label 7 is outside \[0, 4\)"):
+        gg.softmax_cross_entropy(logits(), gg.tensor([0, 7, 1]))
+    with pytest.raises(ValueError, match=r"label -1 is outside"):
+        gg.softmax_cross_entropy(logits(), gg.tensor([0, -1, 1]))
+
+
+@pytest.mark.parametrize("call,exc,msg", [
+    (lambda: gg.softmax_cross_entropy(logits((4,)), gg.tensor([0])), ValueError, r"\(N, C\).*got shape \(4,\)"),
+    (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([0, 1])), ValueError, r"labels of shape \(2,\).*\(3, 4\)"),
+    (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([0.0, 1.0, 2.0])), TypeError, "labels must be integers"),
+    (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([0, 1, 2]), weight=gg.tensor([1.0, 2.0])), ValueError, r"weight must have shape \(4,\)"),
+    (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([0, 1, 2]), weight=gg.tensor([1.0] * 4, dtype=gg.float64)), TypeError, "weight dtype float64 differs"),
+    (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([0, 1, 2]), reduction="avg"), ValueError, "reduction must be one of"),
+    (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([0, 1, 2]), label_smoothing=1.5), ValueError, r"label_smoothing must be in \[0, 1\]"),
+    (lambda: gg.mse_loss(logits((3,)), gg.tensor([1.0, 2.0])), ValueError, r"mse_loss: input of shape \(3,\) and target of shape \(2,\)"),
+    (lambda: logits() @ logits((3, 2)), ValueError, r"matmul: shapes \(3, 4\) and \(3, 2\) do not align"),
+    (lambda: logits().sum(axis=2), ValueError, "axis 2 is out of range"),
+    (lambda: gg.sigmoid(gg.tensor([1, 2])), TypeError, "sigmoid: expected a floating point tensor, got int64"),
+])
+def test_bad_input_messages(call, exc, msg):
+    with pytest.raises(exc, match=msg):
+        call()

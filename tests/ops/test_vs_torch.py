@@ -1,0 +1,179 @@
+"""Values and gradients against PyTorch, where PyTorch has the same op (skips without torch)."""
+import itertools
+
+import numpy as np
+import pytest
+
+import gpugrad as gg
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+
+def both(rng, *shapes, low=None, dtype=np.float64):
+    arrays = []
+    for s in shapes:
+        a = rng.standard_normal(s).astype(dtype)
+        if low is not None:
+            a = np.abs(a) + low
+        arrays.append(a)
+    return arrays
+
+
+def compare(device, gg_fn, torch_fn, arrays, rtol=1e-10, atol=1e-12):
+    xs = [gg.tensor(a, device=device, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, ref = gg_fn(*xs), torch_fn(*ts)
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=rtol, atol=atol)
+    u = np.random.default_rng(7).standard_normal(ref.shape).astype(arrays[0].dtype)
+    out.backward(gg.tensor(u, device=device))
+    ref.backward(torch.tensor(u))
+    for x, t in zip(xs, ts):
+        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=rtol, atol=atol)
+
+
+UNARY = [
+    (gg.exp, torch.exp, None), (gg.log, torch.log, 0.1), (gg.sqrt, torch.sqrt, 0.1),
+    (gg.abs, torch.abs, None), (gg.tanh, torch.tanh, None), (gg.sigmoid, torch.sigmoid, None),
+    (gg.relu, torch.relu, None), (lambda x: gg.leaky_relu(x, 0.1), lambda x: F.leaky_relu(x, 0.1), None),
+    (gg.softplus, F.softplus, None), (lambda x: -x, lambda x: -x, None),
+    (lambda x: x ** 3, lambda x: x ** 3, None), (lambda x: 2.0 ** x, lambda x: 2.0 ** x, None),
+    (lambda x: gg.softmax(x, axis=1), lambda x: torch.softmax(x, 1), None),
+    (lambda x: gg.log_softmax(x, axis=0), lambda x: torch.log_softmax(x, 0), None),
+    (lambda x: x.sum(axis=(0, 2), keepdims=True), lambda x: x.sum((0, 2), keepdim=True), None),
+    (lambda x: x.mean(axis=1), lambda x: x.mean(1), None),
+    (lambda x: x.max(), lambda x: x.amax(), None), (lambda x: x.min(axis=2), lambda x: x.amin(2), None),
+    (lambda x: x.permute(2, 0, 1), lambda x: x.permute(2, 0, 1), None),
+    (lambda x: x.transpose(0, 1), lambda x: x.transpose(0, 1), None),
+    (lambda x: x.reshape(4, -1), lambda x: x.reshape(4, -1), None),
+    (lambda x: x[:, 1:, ::2], lambda x: x[:, 1:, ::2], None),
+    (lambda x: x[[0, 0, 1]], lambda x: x[[0, 0, 1]], None),
+]
+
+
+@pytest.mark.parametrize("k", range(len(UNARY)))
+def test_unary_vs_torch(device, rng, k):
+    g, t, low = UNARY[k]
+    compare(device, g, t, both(rng, (2, 3, 4), low=low))
+
+
+BINARY = [
+    (lambda a, b: a + b, (3, 4), (4,)), (lambda a, b: a - b, (2, 1, 4), (3, 4)),
+    (lambda a, b: a * b, (3, 4), (3, 1)), (lambda a, b: a / b, (3, 4), (4,)),
+    (lambda a, b: a ** b, (3, 4), (4,)), (lambda a, b: a @ b, (5, 3, 4), (4, 2)),
+    (lambda a, b: a @ b, (4,), (2, 4, 3)),
+]
+
+
+@pytest.mark.parametrize("k", range(len(BINARY)))
+def test_binary_vs_torch(device, rng, k):
+    fn, sa, sb = BINARY[k]
+    compare(device, fn, fn, both(rng, sa, sb, low=0.2))
+
+
+def test_maximum_minimum_ties_vs_torch(device):
+    a = np.array([1.0, 2.0, 3.0])
+    b = np.array([1.0, 1.0, 4.0])
+    compare(device, gg.maximum, torch.maximum, [a, b])
+    compare(device, gg.minimum, torch.minimum, [a, b])
+
+
+def test_max_ties_vs_torch(device):
+    a = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
+    compare(device, lambda x: x.max(axis=1), lambda x: x.amax(1), [a])
+
+
+def test_concatenate_stack_where_vs_torch(device, rng):
+    compare(device, lambda a, b: gg.concatenate([a, b], axis=1), lambda a, b: torch.cat([a, b], 1),
+            both(rng, (2, 3), (2, 2)))
+    compare(device, lambda a, b: gg.stack([a, b], axis=1), lambda a, b: torch.stack([a, b], 1),
+            both(rng, (2, 3), (2, 3)))
+    m = rng.standard_normal((2, 3)) > 0
+    compare(device, lambda a, b: gg.where(gg.tensor(m, device=device), a, b),
+            lambda a, b: torch.where(torch.tensor(m), a, b), both(rng, (2, 3), (3,)))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_loss_vs_torch(device, rng, reduction):
+    compare(device, lambda a, b: gg.mse_loss(a, b, reduction=reduction),
+            lambda a, b: F.mse_loss(a, b, reduction=reduction), both(rng, (4, 3), (4, 3)))
+
+
+@pytest.mark.parametrize("reduction,weighted,pos", itertools.product(
+    ["mean", "sum", "none"], [False, True], [False, True]))
+def test_bce_with_logits_vs_torch(device, rng, reduction, weighted, pos):
+    x, t = both(rng, (5, 3), (5, 3))
+    x *= 10  # include large logits
+    t = (t > 0).astype(np.float64) * 0.9 + 0.05
+    w, pw = np.abs(rng.standard_normal(3)), np.abs(rng.standard_normal(3)) + 0.5
+    kw_gg = dict(reduction=reduction, weight=gg.tensor(w, device=device) if weighted else None,
+                 pos_weight=gg.tensor(pw, device=device) if pos else None)
+    kw_t = dict(reduction=reduction, weight=torch.tensor(w) if weighted else None,
+                pos_weight=torch.tensor(pw) if pos else None)
+    compare(device, lambda a, b: gg.binary_cross_entropy_with_logits(a, b, **kw_gg),
+            lambda a, b: F.binary_cross_entropy_with_logits(a, b, **kw_t), [x, t])
+
+
+# ---- softmax cross-entropy: every option combination, values, gradients, HVP -------------
+SCE_OPTIONS = list(itertools.product(
+    [None, "w"], [False, True], ["mean", "sum", "none"], [0.0, 0.15], ["2d", "nd"]))
+
+
+def _sce_case(rng, weight, ignore, layout):
+    shape = (6, 5) if layout == "2d" else (3, 5, 2, 2)
+    x = rng.standard_normal(shape) * 3
+    labels = rng.integers(0, 5, (shape[0],) + shape[2:])
+    if ignore:
+        labels.flat[::3] = 2 if ignore == "class" else -100
+    w = np.abs(rng.standard_normal(5)) + 0.1 if weight else None
+    return x, labels, w
+
+
+@pytest.mark.parametrize("weight,ignore,reduction,smoothing,layout", SCE_OPTIONS)
+def test_softmax_cross_entropy_vs_torch(device, rng, weight, ignore, reduction, smoothing, layout):
+    x, labels, w = _sce_case(rng, weight, ignore, layout)
+    kw = dict(reduction=reduction, label_smoothing=smoothing, ignore_index=-100)
+    compare(device,
+            lambda a: gg.softmax_cross_entropy(a, gg.tensor(labels, device=device),
+                                               weight=None if w is None else gg.tensor(w, device=device), **kw),
+            lambda a: F.cross_entropy(a, torch.tensor(labels),
+                                      weight=None if w is None else torch.tensor(w), **kw),
+            [x])
+
+
+@pytest.mark.parametrize("weight,ignore,reduction,smoothing,layout", SCE_OPTIONS)
+def test_softmax_cross_entropy_hvp_vs_torch(device, rng, weight, ignore, reduction, smoothing, layout):
+    """Double backward: the Hessian-vector product H v, and d/d(grad_output)."""
+    x, labels, w = _sce_case(rng, weight, ignore, layout)
+    v = rng.standard_normal(x.shape)
+    kw = dict(reduction=reduction, label_smoothing=smoothing)
+    a = gg.tensor(x, device=device, requires_grad=True)
+    loss = gg.softmax_cross_entropy(a, gg.tensor(labels, device=device),
+                                    weight=None if w is None else gg.tensor(w, device=device), **kw)
+    go = gg.tensor(np.ones(loss.shape) * 1.5, device=device, requires_grad=True)
+    (g,) = gg.grad(loss, a, go, create_graph=True)
+    hv, dgo = gg.grad((g * gg.tensor(v, device=device)).sum(), [a, go])
+
+    t = torch.tensor(x, requires_grad=True)
+    tl = F.cross_entropy(t, torch.tensor(labels), weight=None if w is None else torch.tensor(w), **kw)
+    tgo = torch.full(tl.shape, 1.5, dtype=torch.float64, requires_grad=True)
+    (tg,) = torch.autograd.grad(tl, t, tgo, create_graph=True)
+    thv, tdgo = torch.autograd.grad((tg * torch.tensor(v)).sum(), [t, tgo])
+    np.testing.assert_allclose(g.numpy(), tg.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(hv.numpy(), thv.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(dgo.numpy(), tdgo.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_softmax_cross_entropy_ignore_index_inside_class_range(device, rng):
+    x, labels, _ = _sce_case(rng, None, "class", "2d")
+    compare(device,
+            lambda a: gg.softmax_cross_entropy(a, gg.tensor(labels, device=device), ignore_index=2),
+            lambda a: F.cross_entropy(a, torch.tensor(labels), ignore_index=2), [x])
+
+
+def test_softmax_cross_entropy_float32_vs_torch(device, rng):
+    x = (rng.standard_normal((64, 100)) * 5).astype(np.float32)
+    labels = rng.integers(0, 100, 64)
+    compare(device, lambda a: gg.softmax_cross_entropy(a, gg.tensor(labels, device=device), label_smoothing=0.1),
+            lambda a: F.cross_entropy(a, torch.tensor(labels), label_smoothing=0.1), [x],
+            rtol=2e-5, atol=1e-7)

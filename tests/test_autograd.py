@@ -1,0 +1,393 @@
+"""The engine: worked examples, ordering, accumulation, freeing, grad(), hooks, custom ops."""
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import gpugrad as gg
+from tests.conftest import rand
+
+
+def scalar(v, device, **kw):
+    return gg.tensor(v, dtype=gg.float64, device=device, requires_grad=True, **kw)
+
+
+# ---- the worked examples, with exact values ------------------------------------------
+def test_sum_times_z(device):
+    x, y, z = scalar(1.0, device), scalar(3.0, device), scalar(-3.0, device)
+    g = (x + y) * z
+    g.backward()
+    assert g.item() == -12
+    assert (x.grad.item(), y.grad.item(), z.grad.item()) == (-3, -3, 4)
+
+
+def test_shopping(device):
+    pencil, n_pencil = scalar(100.0, device), scalar(2.0, device)
+    eraser, n_eraser = scalar(30.0, device), scalar(3.0, device)
+    tax = scalar(1.1, device)
+    total = (pencil * n_pencil + eraser * n_eraser) * tax
+    total.backward()
+    assert total.item() == pytest.approx(319, rel=1e-15)
+    got = [t.grad.item() for t in (pencil, n_pencil, eraser, n_eraser, tax)]
+    assert got == pytest.approx([2.2, 110, 3.3, 33, 290], rel=1e-15)
+
+
+def test_shared_subexpression(device):
+    x = scalar(3.0, device)
+    a = x * x
+    b = a * a + a
+    b.backward()
+    assert b.item() == 90
+    assert x.grad.item() == (2 * 9 + 1) * 2 * 3  # (2a + 1) * 2x
+
+
+def test_value_used_twice_accumulates(device):
+    x = scalar(5.0, device)
+    (x * x).backward()
+    assert x.grad.item() == 10
+
+
+def test_diamond_graph(device):
+    x = scalar(2.0, device)
+    a = x.exp()
+    b = a * 3
+    c = a.sin() if hasattr(a, "sin") else a * a
+    (b + c).backward()
+    e = np.exp(2.0)
+    assert x.grad.item() == pytest.approx(3 * e + 2 * e * e)
+
+
+# ---- engine behaviour -----------------------------------------------------------------
+def test_long_chain_is_iterative(device):
+    x = scalar(1.0, device)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    y.backward()
+    assert x.grad.item() == 1.0
+
+
+def test_leaf_grad_accumulates_across_backward_calls(device):
+    x = scalar(2.0, device)
+    (x * 3).backward()
+    (x * 4).backward()
+    assert x.grad.item() == 7
+
+
+def test_grad_of_shared_array_is_not_aliased(device):
+    x, y = scalar(1.0, device), scalar(2.0, device)
+    (x + y).backward()  # Add hands the same gradient array to both sides
+    assert x.grad.data is not y.grad.data
+    x.grad += 1  # must not touch y.grad
+    assert y.grad.item() == 1
+
+
+def test_only_inputs_that_require_grad_get_one(device, rng, monkeypatch):
+    x = rand(rng, (4, 3), device, requires_grad=False)
+    W = rand(rng, (3, 2), device)
+    calls = []
+    real = gg.ops.arith.MatMul.backward
+
+    def spy(ctx, g):
+        calls.append(ctx.needs_input_grad)
+        return real(ctx, g)
+    monkeypatch.setattr(gg.ops.arith.MatMul, "backward", staticmethod(spy))
+    (x @ W).sum().backward()
+    assert calls == [(False, True)]
+    assert x.grad is None and W.grad is not None
+    # and the constant x's gradient product was never formed: matmul ran once (W's)
+    count = []
+    orig = gg.ops.arith.MatMul.forward
+    monkeypatch.setattr(gg.ops.arith.MatMul, "forward",
+                        staticmethod(lambda ctx, a, b: count.append(1) or orig(ctx, a, b)))
+    (x @ W).sum().backward()
+    assert len(count) == 2  # the forward, then W's gradient x.T @ g only
+
+
+def test_second_backward_without_retain_graph_raises(device):
+    x = scalar(2.0, device)
+    y = x * x
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_retain_graph_allows_second_backward(device):
+    x = scalar(2.0, device)
+    y = x * x
+    y.backward(retain_graph=True)
+    y.backward()
+    assert x.grad.item() == 8
+
+
+def test_saved_arrays_are_released_after_backward(device, rng):
+    x = rand(rng, (3,), device)
+    y = x.exp()
+    node = y.grad_fn
+    assert node._saved
+    y.sum().backward()
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        node.saved_tensors
+
+
+def test_nonscalar_backward_needs_gradient(device, rng):
+    y = rand(rng, (3,), device) * 2
+    with pytest.raises(RuntimeError, match=r"only for scalar outputs.*\(3,\)"):
+        y.backward()
+
+
+def test_backward_with_explicit_gradient(device, rng):
+    x = rand(rng, (3,), device)
+    (x * 2).backward(gg.tensor([1.0, 2.0, 3.0], dtype=gg.float64, device=device))
+    assert np.allclose(x.grad.numpy(), [2, 4, 6])
+
+
+def test_backward_on_tensor_without_graph_raises(device):
+    x = gg.tensor(1.0, device=device)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (x * 2).backward()
+
+
+def test_gradient_shape_and_dtype_checked(device):
+    x = scalar(1.0, device)
+    y = x * gg.tensor([1.0, 2.0], dtype=gg.float64, device=device)
+    with pytest.raises(RuntimeError, match="does not match"):
+        y.backward(gg.tensor([1.0, 2.0, 3.0], dtype=gg.float64, device=device))
+    with pytest.raises(TypeError, match="dtype"):
+        y.backward(gg.tensor([1.0, 2.0], dtype=gg.float32, device=device))
+
+
+def test_no_grad_records_nothing(device):
+    x = scalar(1.0, device)
+    with gg.no_grad():
+        y = x * 2
+        with gg.enable_grad():
+            z = x * 2
+    assert y.grad_fn is None and not y.requires_grad
+    assert z.grad_fn is not None
+    assert gg.is_grad_enabled()
+
+
+def test_no_grad_as_decorator(device):
+    x = scalar(1.0, device)
+
+    @gg.no_grad()
+    def f(t):
+        return t * 2
+
+    @gg.no_grad
+    def h(t):
+        return t * 2
+    assert not f(x).requires_grad and not h(x).requires_grad
+
+
+def test_graph_is_freed_without_gc(device, rng):
+    """No global tape, no cycle: dropping the output frees every node at once."""
+    gc.disable()
+    try:
+        x = rand(rng, (8,), device)
+        y = x.sigmoid()
+        z = (y * y).sum()
+        ref = weakref.ref(z.grad_fn)
+        ref_y = weakref.ref(y.grad_fn)
+        z.backward()
+        del y, z
+        assert ref() is None and ref_y() is None
+    finally:
+        gc.enable()
+
+
+def test_memory_flat_over_training_steps(device, rng):
+    import tracemalloc
+    W = rand(rng, (16, 8), device)
+    X = rand(rng, (32, 16), device, requires_grad=False)
+    labels = gg.tensor(rng.integers(0, 8, 32), device=device)
+
+    def step():
+        loss = gg.softmax_cross_entropy(gg.sigmoid(X @ W), labels)
+        loss.backward()
+        with gg.no_grad():
+            W.data = W.data - 0.1 * W.grad.data
+        W.grad = None
+
+    # Trace from the start so that CPython's free lists, which keep memory
+    # counted after warm-up, are full before the baseline is taken.
+    tracemalloc.start()
+    for _ in range(1_000):
+        step()
+    base = tracemalloc.get_traced_memory()[0]
+    for _ in range(10_000 if device == "cpu" else 1_000):
+        step()
+    grown = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    assert grown < 16 * 1024, f"memory grew by {grown} bytes over the steps"
+
+
+# ---- create_graph and grad() ------------------------------------------------------
+def test_second_derivative(device):
+    x = scalar(2.0, device)
+    y = x ** 3
+    (gx,) = gg.grad(y, x, create_graph=True)
+    (gxx,) = gg.grad(gx, x)
+    assert gx.item() == 12 and gxx.item() == 12
+
+
+def test_create_graph_backward_then_backward(device):
+    x = scalar(0.3, device)
+    y = gg.sigmoid(x)
+    y.backward(create_graph=True)
+    g1 = x.grad
+    x.grad = None
+    g1.backward()
+    s = 1 / (1 + np.exp(-0.3))
+    assert x.grad.item() == pytest.approx(s * (1 - s) * (1 - 2 * s), rel=1e-12)
+
+
+def test_grad_returns_tuple_and_leaves_dot_grad_alone(device, rng):
+    x, y = rand(rng, (3,), device), rand(rng, (3,), device)
+    gx, gy = gg.grad((x * y).sum(), [x, y])
+    assert np.allclose(gx.numpy(), y.numpy()) and np.allclose(gy.numpy(), x.numpy())
+    assert x.grad is None and y.grad is None
+
+
+def test_grad_of_intermediate(device, rng):
+    x = rand(rng, (3,), device)
+    h = x * 2
+    out = (h * h).sum()
+    (gh,) = gg.grad(out, h)
+    assert np.allclose(gh.numpy(), 2 * h.numpy())
+
+
+def test_grad_allow_unused(device, rng):
+    x, unused = rand(rng, (3,), device), rand(rng, (3,), device)
+    with pytest.raises(RuntimeError, match="allow_unused=True"):
+        gg.grad((x * 2).sum(), [x, unused])
+    gx, gu = gg.grad((x * 2).sum(), [x, unused], allow_unused=True)
+    assert gu is None and np.allclose(gx.numpy(), 2)
+
+
+def test_grad_input_must_require_grad(device):
+    x = gg.tensor(1.0, device=device)
+    y = scalar(1.0, device)
+    with pytest.raises(RuntimeError, match="input 0 .* does not require grad"):
+        gg.grad(y * 2, [x])
+
+
+def test_hessian_vector_product(device, rng):
+    x = rand(rng, (4,), device)
+    v = rand(rng, (4,), device, requires_grad=False)
+    f = (x ** 3).sum()
+    (g,) = gg.grad(f, x, create_graph=True)
+    (hv,) = gg.grad((g * v).sum(), x)
+    assert np.allclose(hv.numpy(), 6 * x.numpy() * v.numpy())
+
+
+# ---- hooks and retain_grad -------------------------------------------------------------
+def test_hooks_see_and_replace_gradients(device):
+    x = scalar(1.0, device)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.item()))
+    y = x * 3
+    y.register_hook(lambda g: g * 10)
+    (y * 2).backward()
+    assert seen == [60.0] and x.grad.item() == 60
+
+
+def test_hook_handle_remove(device):
+    x = scalar(1.0, device)
+    h = x.register_hook(lambda g: g * 0)
+    h.remove()
+    (x * 3).backward()
+    assert x.grad.item() == 3
+
+
+def test_retain_grad(device):
+    x = scalar(2.0, device)
+    h = x * 3
+    h.retain_grad()
+    (h * h).backward()
+    assert h.grad.item() == 12 and x.grad.item() == 36
+
+
+def test_non_leaf_grad_is_none_without_retain(device):
+    x = scalar(2.0, device)
+    h = x * 3
+    (h * h).backward()
+    assert h.grad is None
+
+
+# ---- custom functions -------------------------------------------------------------------
+class Cube(gg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x * x  # Tensor arithmetic inside forward is fine: it is not recorded
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * 3 * x * x  # Tensor ops: differentiable again
+
+
+def test_custom_function(device):
+    x = scalar(2.0, device)
+    y = Cube.apply(x)
+    assert y.item() == 8 and type(y.grad_fn) is Cube
+    (gx,) = gg.grad(y, x, create_graph=True)
+    (gxx,) = gg.grad(gx, x)
+    assert gx.item() == 12 and gxx.item() == 12
+
+
+def test_custom_function_gradcheck(device, rng):
+    assert gg.gradcheck(Cube.apply, [rand(rng, (3,), device)])
+
+
+def test_custom_function_wrong_gradient_count(device):
+    class Bad(gg.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            return x._data + y._data
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    x, y = scalar(1.0, device), scalar(2.0, device)
+    with pytest.raises(RuntimeError, match="Bad: backward returned 1 gradients, expected 2"):
+        Bad.apply(x, y).backward()
+
+
+def test_custom_function_wrong_gradient_shape(device):
+    class Bad(gg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x._data * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.reshape(1, -1)
+
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64, device=device, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"Bad: .*shape \(1, 2\) for an input of shape \(2,\)"):
+        Bad.apply(x).sum().backward()
+
+
+def test_multi_output_function(device):
+    class Split(gg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2, x * 3
+
+        @staticmethod
+        def backward(ctx, ga, gb):
+            return ga * 2 + gb * 3
+
+    x = scalar(1.0, device)
+    a, b = Split.apply(x)
+    a.backward()  # b's gradient is missing: it counts as zero
+    assert x.grad.item() == 2
+    x.grad = None
+    a, b = Split.apply(x)
+    (a + b).backward()
+    assert x.grad.item() == 5

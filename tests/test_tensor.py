@@ -1,0 +1,260 @@
+"""Tensor API: construction, dtypes, devices, conversions, in-place changes and their errors."""
+import numpy as np
+import pytest
+
+import gpugrad as gg
+from tests.conftest import rand
+
+
+def test_construction_defaults(device):
+    t = gg.tensor([1.0, 2.0], device=device)
+    assert t.dtype == gg.float32 and t.shape == (2,) and t.ndim == 1
+    assert str(t.device) == ("cpu" if device == "cpu" else "cuda:0")
+    assert gg.tensor([1, 2], device=device).dtype == gg.int64
+    assert gg.tensor(np.zeros(3), device=device).dtype == gg.float64  # arrays keep their dtype
+    assert not t.requires_grad and t.grad is None and t.is_leaf
+
+
+def test_data_is_the_backend_array_without_copy():
+    t = gg.tensor([1.0, 2.0])
+    assert isinstance(t.data, np.ndarray) and t.data is t.data
+    a = np.arange(3.0)
+    assert gg.from_numpy(a).data is a
+
+
+def test_tensor_copies_its_input():
+    a = np.arange(3.0)
+    t = gg.tensor(a)
+    a[0] = 42
+    assert t.data[0] == 0
+
+
+def test_numpy_is_a_host_copy(device):
+    t = gg.tensor([1.0, 2.0], device=device)
+    n = t.numpy()
+    n[0] = 9
+    assert isinstance(n, np.ndarray) and t.item() if t.numel() == 1 else t.numpy()[0] == 1
+
+
+def test_item_and_errors(device):
+    assert gg.tensor(2.5, device=device).item() == 2.5
+    with pytest.raises(ValueError, match=r"only one-element.*\(2,\)"):
+        gg.tensor([1.0, 2.0], device=device).item()
+
+
+def test_requires_grad_only_for_floats(device):
+    with pytest.raises(RuntimeError, match="only floating point tensors can require gradients, got int64"):
+        gg.tensor([1, 2], device=device, requires_grad=True)
+    t = gg.tensor([1.0], device=device).requires_grad_()
+    assert t.requires_grad
+
+
+def test_detach_and_T(device, rng):
+    x = rand(rng, (2, 3), device)
+    d = x.detach()
+    assert not d.requires_grad and d.data is x.data
+    assert x.T.shape == (3, 2)
+
+
+def test_repr(device):
+    r = repr(gg.tensor([1.0, 2.0], device=device, requires_grad=True))
+    assert r.startswith("tensor([1., 2.]") and "requires_grad=True" in r
+
+
+def test_to_dtype_is_differentiable(device, rng):
+    x = rand(rng, (3,), device)
+    y = x.to(gg.float32)
+    assert y.dtype == gg.float32
+    y.sum().backward()
+    assert x.grad.dtype == gg.float64 and np.allclose(x.grad.numpy(), 1)
+
+
+def test_to_same_device_is_identity(device):
+    t = gg.tensor([1.0], device=device)
+    assert t.to(device) is t
+
+
+# ---- dtype rules ------------------------------------------------------------------------
+OPS = [lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b, lambda a, b: a / b,
+       lambda a, b: a ** b, gg.maximum, gg.minimum]
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_float32_stays_float32_with_python_scalars(device, op):
+    x = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    for y in (op(x, 2.0), op(2.0, x), op(x, 3), op(x, np.float64(2.0))):
+        assert y.dtype == gg.float32
+        y.sum().backward()
+        assert x.grad.dtype == gg.float32
+
+
+def test_float32_through_every_fused_op_and_gradient(device, rng):
+    x = rand(rng, (4, 5), device, dtype=np.float32)
+    labels = gg.tensor([0, 1, 2, 3], device=device)
+    loss = gg.softmax_cross_entropy(gg.sigmoid(x) * 2.5 - 1, labels, label_smoothing=0.1)
+    assert loss.dtype == gg.float32
+    loss.backward()
+    assert x.grad.dtype == gg.float32
+
+
+@pytest.mark.parametrize("op", OPS + [lambda a, b: a @ b.reshape(2, 1)])
+def test_float32_float64_mismatch_raises(device, op):
+    a = gg.tensor([1.0, 2.0], dtype=gg.float32, device=device)
+    b = gg.tensor([1.0, 2.0], dtype=gg.float64, device=device)
+    with pytest.raises(TypeError, match="dtype mismatch: float32 and float64"):
+        op(a, b)
+
+
+def test_numpy_float64_array_does_not_promote(device):
+    if device != "cpu":
+        pytest.skip("a NumPy operand with a CUDA tensor is a device error, tested elsewhere")
+    a = gg.tensor([1.0, 2.0], dtype=gg.float32)
+    with pytest.raises(TypeError, match="float32 and float64"):
+        a * np.array([1.0, 2.0])
+    assert (a * np.array([1.0, 2.0], dtype=np.float32)).dtype == gg.float32
+    assert (np.array([1.0, 2.0], dtype=np.float32) * a).dtype == gg.float32  # __array_ufunc__ = None
+
+
+def test_int_tensor_takes_float_dtype(device):
+    a = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    m = gg.tensor([1, 0], device=device)
+    y = a * m
+    assert y.dtype == gg.float32
+    y.sum().backward()
+    assert a.grad.numpy().tolist() == [1, 0]
+
+
+def test_integer_tensors_carry_no_gradient(device):
+    i = gg.tensor([1, 2], device=device)
+    assert not (i * 2).requires_grad
+
+
+def test_comparisons_have_no_gradient(device):
+    x = gg.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
+    for c in (x > 1.5, x < 2, x >= 2, x <= 2, x == 2, x != 2):
+        assert c.dtype == gg.bool_ and not c.requires_grad
+    assert (x > 1.5).numpy().tolist() == [False, True, True]
+
+
+# ---- in-place changes and the version counter ---------------------------------------------
+def test_inplace_on_leaf_requiring_grad_raises(device):
+    w = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    for name, f in [("add_", lambda t: t.__iadd__(1)), ("sub_", lambda t: t.__isub__(1)),
+                    ("mul_", lambda t: t.__imul__(2)), ("div_", lambda t: t.__itruediv__(2)),
+                    ("setitem", lambda t: t.__setitem__(0, 5.0))]:
+        with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+            f(w)
+    assert w.numpy().tolist() == [1, 2]
+
+
+def test_inplace_on_leaf_under_no_grad_is_allowed(device):
+    w = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    data = w.data
+    with gg.no_grad():
+        w -= 0.5
+        w *= 2
+        w[0] = 7.0
+    assert w.data is data  # modified in place
+    assert w.numpy().tolist() == [7, 3]
+
+
+@pytest.mark.parametrize("change", [
+    lambda t: t.__iadd__(1.0), lambda t: t.__isub__(1.0), lambda t: t.__imul__(2.0),
+    lambda t: t.__itruediv__(2.0), lambda t: t.__setitem__(0, 3.0),
+    lambda t: setattr(t, "data", t.data * 2)])
+def test_modifying_a_saved_tensor_raises_at_backward(device, change):
+    w = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    x = gg.tensor([3.0, 4.0], device=device)
+    y = (x * w).sum()  # Mul saved x for w's gradient
+    change(x)
+    with pytest.raises(RuntimeError, match=r"Mul: .*modified by an in-place operation.*version 1, expected version 0"):
+        y.backward()
+
+
+def test_modifying_a_saved_output_raises(device):
+    x = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    y = x.exp()  # Exp saved its output
+    z = y.sum()
+    with gg.no_grad():
+        y += 1
+    with pytest.raises(RuntimeError, match="Exp: .*in-place"):
+        z.backward()
+
+
+def test_modifying_through_a_view_raises(device):
+    w = gg.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
+    x = gg.tensor([3.0, 4.0, 5.0], device=device)
+    y = (x * w).sum()
+    v = x[1:]
+    v += 1  # the view shares x's memory and its version counter
+    with pytest.raises(RuntimeError, match="in-place"):
+        y.backward()
+
+
+def test_recorded_inplace_on_non_leaf(device):
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64, device=device, requires_grad=True)
+    h = x * 3
+    h += x  # recorded: h = 3x + x
+    h *= 2
+    h.sum().backward()
+    assert x.grad.numpy().tolist() == [8, 8]
+
+
+def test_recorded_setitem_on_non_leaf(device):
+    x = gg.tensor([1.0, 2.0, 3.0], dtype=gg.float64, device=device, requires_grad=True)
+    v = gg.tensor(10.0, dtype=gg.float64, device=device, requires_grad=True)
+    h = x * 2
+    h[1] = v * 3
+    (h * gg.tensor([1.0, 2.0, 4.0], dtype=gg.float64, device=device)).sum().backward()
+    assert x.grad.numpy().tolist() == [2, 0, 8]
+    assert v.grad.item() == 6
+
+
+def test_inplace_on_a_view_while_recording_raises(device):
+    x = gg.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
+    h = x * 2
+    v = h[:2]
+    with pytest.raises(RuntimeError, match="shares memory with a view"):
+        v += 1
+    with pytest.raises(RuntimeError, match="shares memory with a view"):
+        h += 1
+
+
+def test_inplace_dtype_mismatch_raises(device):
+    t = gg.tensor([1.0, 2.0], dtype=gg.float32, device=device)
+    with pytest.raises(TypeError, match="float32 and float64"):
+        t += gg.tensor([1.0, 2.0], dtype=gg.float64, device=device)
+
+
+def test_grad_setter_checks_shape(device):
+    t = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    with pytest.raises(RuntimeError, match="must match"):
+        t.grad = gg.tensor([1.0], device=device)
+
+
+def test_data_setter_checks_type(device):
+    t = gg.tensor([1.0, 2.0], device=device)
+    with pytest.raises(TypeError, match="expected an array"):
+        t.data = [1.0, 2.0]
+
+
+# ---- devices ---------------------------------------------------------------------------
+def test_device_objects():
+    assert str(gg.device("cpu")) == "cpu" and gg.device("cpu") == "cpu"
+    assert str(gg.device("cuda")) == "cuda:0" and str(gg.device("cuda:1")) == "cuda:1"
+    assert gg.get_default_device() == gg.device("cpu")
+    with pytest.raises(ValueError, match="unknown device type 'tpu'"):
+        gg.device("tpu")
+
+
+def test_set_default_device():
+    gg.set_default_device("cpu")
+    assert gg.tensor(1.0).device == gg.device("cpu")
+
+
+def test_dlpack_roundtrip_cpu():
+    a = np.arange(4.0)
+    t = gg.from_dlpack(a)
+    assert t.data.ctypes.data == a.ctypes.data
+    b = np.from_dlpack(t)
+    assert b.ctypes.data == a.ctypes.data
