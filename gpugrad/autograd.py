@@ -97,14 +97,25 @@ class Function:
     """
 
     needs_input_grad: tuple = ()
+    # Per-node state that most nodes never set: class defaults keep apply lean.
+    _to_save = ()
+    _saved = None
+    _out_hooks = None
+    _retain = None
     # An op whose output may be a view of its first input shares that
     # input's version counter, so an in-place change through either is seen.
     view_of_input = False
 
+    # gpugrad's own ops compute on arrays in forward, so grad mode need not be
+    # switched off around it; a user's forward may use Tensor arithmetic.
+    _array_forward = False
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.__module__.startswith("gpugrad.ops") and not cls.__name__.startswith("_"):
-            OPS[cls.__name__] = cls  # a leading underscore marks a shared base, not an op
+        if cls.__module__.startswith("gpugrad.ops"):
+            cls._array_forward = True
+            if not cls.__name__.startswith("_"):  # a leading underscore marks a shared base
+                OPS[cls.__name__] = cls
 
     @staticmethod
     def forward(ctx, *args):
@@ -183,10 +194,6 @@ class Function:
         self._to_save = ()
         self._saved = saved
 
-    def _release(self):
-        if self._saved is not None:
-            self._saved = _FREED
-
     @classmethod
     def apply(cls, *args):
         backend = None
@@ -201,33 +208,54 @@ class Function:
                         f"{backend.device} and {a._backend.device}; move one with .to()")
                 if a._rg:
                     requires = True
+        if backend is None:
+            raise TypeError(f"{cls.__name__}: got no Tensor argument to take a device from")
         ctx = cls.__new__(cls)
         ctx.backend = backend
-        ctx._to_save = ()
-        ctx._saved = None
-        if not _mode.enabled:
-            ctx.needs_input_grad = (False,) * len(args)
-            return _wrap_outputs(cls.forward(ctx, *args), backend, None, args, cls)
-        if not requires:
-            ctx.needs_input_grad = (False,) * len(args)
+        enabled = _mode.enabled
+        if not (requires and enabled):
+            # Nothing to record: no edges, no saved values, no output node.
+            n = len(args)
+            ctx.needs_input_grad = _FALSES[n] if n < len(_FALSES) else (False,) * n
+            if enabled and not cls._array_forward:
+                _mode.enabled = False
+                try:
+                    out = cls.forward(ctx, *args)
+                finally:
+                    _mode.enabled = True
+            else:
+                out = cls.forward(ctx, *args)
+            if type(out) is backend.array_type and not cls.view_of_input:
+                return _wrap(out, backend)
+            return _wrap_outputs(out, backend, None, args, cls)
+        nig = []
+        edges = []
+        for a in args:
+            if isinstance(a, Tensor) and a._rg:
+                nig.append(True)
+                node = a._node
+                edges.append((node, a._idx, a._data.shape) if node is not None
+                             else (a, -1, a._data.shape))
+            else:
+                nig.append(False)
+                edges.append(None)
+        ctx.needs_input_grad = tuple(nig)
+        ctx._next = edges
+        if cls._array_forward:
+            out = cls.forward(ctx, *args)
+        else:
             _mode.enabled = False
             try:
                 out = cls.forward(ctx, *args)
             finally:
                 _mode.enabled = True
-            return _wrap_outputs(out, backend, None, args, cls)
-        ctx.needs_input_grad = nig = tuple(
-            isinstance(a, Tensor) and a._rg for a in args)
-        ctx._next = tuple(
-            ((a._node, a._idx, a._data.shape) if a._node is not None
-             else (a, -1, a._data.shape)) if g else None
-            for a, g in zip(args, nig))
-        _mode.enabled = False
-        try:
-            out = cls.forward(ctx, *args)
-        finally:
-            _mode.enabled = True
+        if type(out) is backend.array_type and not ctx._to_save and not cls.view_of_input:
+            ctx._n_out = 1
+            return _wrap(out, backend, ctx, 0, True)
         return _wrap_outputs(out, backend, ctx, args, cls)
+
+
+_FALSES = [(False,) * n for n in range(12)]
 
 
 def _wrap(arr, backend, node=None, idx=0, requires_grad=False):
@@ -246,8 +274,6 @@ def _wrap(arr, backend, node=None, idx=0, requires_grad=False):
 
 
 def _wrap_outputs(out, backend, node, args, cls):
-    if backend is None:
-        raise TypeError(f"{cls.__name__}: got no Tensor argument to take a device from")
     single = type(out) is not tuple
     outs = (out,) if single else out
     res = []
@@ -261,7 +287,7 @@ def _wrap_outputs(out, backend, node, args, cls):
             if type(arr) is not be.array_type:
                 # NumPy turns 0-d results into scalars; a tensor always holds an array.
                 arr = be.asarray(arr)
-        t = _wrap(arr, be, node if rg else None, i, rg)
+        t = _wrap(arr, be, node, i, rg)
         if cls.view_of_input:
             src = args[0]
             base = arr.base
@@ -282,25 +308,31 @@ def _wrap_outputs(out, backend, node, args, cls):
 # An edge is (node, output index, shape) for a non-leaf input and
 # (leaf tensor, -1, shape) for a leaf; the shape checks what a rule returns.
 
-def _discover(roots, targets):
-    """Nodes reachable from the roots; with targets, only those leading to one."""
-    nodes = []
-    seen = set()
-    stack = [r._node for r in roots if r._node is not None]
-    seen.update(stack)
-    while stack:
-        n = stack.pop()
-        nodes.append(n)
-        for e in n._next:
-            if e is not None and e[1] >= 0 and e[0] not in seen:
-                seen.add(e[0])
-                stack.append(e[0])
+def _dependencies(roots, targets):
+    """Reachable nodes -> number of consumer edges among them (Kahn's in-degrees).
+
+    With targets (grad()), only nodes from which a target can be reached count:
+    the rest contributes nothing and is never run.
+    """
+    deps = {}
+    stack = []
+    for r in roots:
+        if r._node is not None and r._node not in deps:
+            deps[r._node] = 0
+            stack.append(r._node)
+    while stack:  # one pass: discover nodes and count their consumers
+        for e in stack.pop()._next:
+            if e is not None and e[1] >= 0:
+                m = e[0]
+                if m in deps:
+                    deps[m] += 1
+                else:
+                    deps[m] = 1
+                    stack.append(m)
     if targets is None:
-        return nodes
-    # Walk consumer edges backward from the targets: what cannot reach a
-    # target contributes nothing to grad() and is never run.
+        return deps
     consumers = {}
-    for n in nodes:
+    for n in deps:
         for e in n._next:
             if e is not None:
                 consumers.setdefault(id(e[0]), []).append(n)
@@ -313,18 +345,17 @@ def _discover(roots, targets):
         if n not in needed:
             needed.add(n)
             stack.extend(consumers.get(id(n), ()))
-    return [n for n in nodes if n in needed]
+    deps = dict.fromkeys(needed, 0)
+    for n in needed:
+        for e in n._next:
+            if e is not None and e[1] >= 0 and e[0] in deps:
+                deps[e[0]] += 1
+    return deps
 
 
 def _run(roots, root_grads, retain_graph, create_graph, targets=None):
     """The engine. With targets, returns their gradients instead of filling .grad."""
-    nodes = _discover(roots, targets)
-    deps = dict.fromkeys(nodes, 0)
-    for n in nodes:
-        for e in n._next:
-            if e is not None and e[1] >= 0 and e[0] in deps:
-                deps[e[0]] += 1
-
+    deps = _dependencies(roots, targets)
     results = leaf_pos = node_pos = None
     if targets is not None:
         results = [None] * len(targets)
@@ -334,23 +365,17 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 leaf_pos.setdefault(id(t), []).append(pos)
             else:
                 node_pos.setdefault(t._node, []).append((t._idx, pos))
-    buffers = {}
-    leaf_grads = {}  # id(leaf) -> [leaf, summed grad]
+    buffers = {}     # node -> gradients of its outputs, summed as they arrive
+    leaf_grads = {}  # id(leaf) -> [leaf, summed gradient]
 
-    def deliver(target, idx, g):
-        if idx < 0:
-            if leaf_pos is not None and id(target) not in leaf_pos:
-                return
-            slot = leaf_grads.get(id(target))
-            if slot is None:
-                leaf_grads[id(target)] = [target, g]
-            else:
-                slot[1] = slot[1] + g
-        elif target in deps:
-            buf = buffers.get(target)
-            if buf is None:
-                buf = buffers[target] = [None] * target._n_out
-            buf[idx] = g if buf[idx] is None else buf[idx] + g
+    def to_leaf(leaf, g):
+        if leaf_pos is not None and id(leaf) not in leaf_pos:
+            return
+        slot = leaf_grads.get(id(leaf))
+        if slot is None:
+            leaf_grads[id(leaf)] = [leaf, g]
+        else:
+            slot[1] = slot[1] + g
 
     def useful(node):
         # In grad(), a target's own node is run only if it leads further.
@@ -363,22 +388,26 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
     try:
         for r, g in zip(roots, root_grads):
             if r._node is None:
-                deliver(r, -1, g)
+                to_leaf(r, g)
             else:
-                deliver(r._node, r._idx, g)
-        ready = [n for n in nodes if deps[n] == 0]
+                buf = buffers.setdefault(r._node, [None] * r._node._n_out)
+                buf[r._idx] = g if buf[r._idx] is None else buf[r._idx] + g
+        ready = [n for n, d in deps.items() if d == 0]
         while ready:
             node = ready.pop()
-            grads = buffers.pop(node, None) or [None] * node._n_out
-            _output_hooks(node, grads, results is None)
+            grads = buffers.pop(node, None)
+            if grads is None:
+                grads = [None] * node._n_out
+            if node._out_hooks is not None or node._retain is not None:
+                _output_hooks(node, grads, results is None)
             if node_pos is not None:
                 for idx, pos in node_pos.get(node, ()):
                     results[pos] = grads[idx]
-            op = type(node).__name__
-            if all(g is None for g in grads) or (results is not None and not useful(node)):
+            if (grads[0] is None and grads.count(None) == len(grads)) or \
+                    (results is not None and not useful(node)):
                 gin = (None,) * len(node._next)
             else:
-                if node._n_out > 1 and any(g is None for g in grads):
+                if node._n_out > 1 and None in grads:
                     grads = [g if g is not None else
                              _wrap(node.backend.xp.zeros(shape, dtype), node.backend)
                              for g, (shape, dtype) in zip(grads, node._out_meta)]
@@ -389,8 +418,8 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                     gin = (gin,)
                 if len(gin) != len(node._next):
                     raise RuntimeError(
-                        f"{op}: backward returned {len(gin)} gradients, expected "
-                        f"{len(node._next)} (one per argument of forward)")
+                        f"{type(node).__name__}: backward returned {len(gin)} gradients, "
+                        f"expected {len(node._next)} (one per argument of forward)")
             for e, g in zip(node._next, gin):
                 if e is None:
                     continue
@@ -400,15 +429,25 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                         g = _wrap(node.backend.asarray(g), node.backend)
                     if g._data.shape != shape:
                         raise RuntimeError(
-                            f"{op}: backward returned a gradient of shape "
+                            f"{type(node).__name__}: backward returned a gradient of shape "
                             f"{tuple(g._data.shape)} for an input of shape {shape}")
-                    deliver(target, idx, g)
-                if idx >= 0 and target in deps:
-                    deps[target] -= 1
-                    if deps[target] == 0:
-                        ready.append(target)
-            if not retain_graph:
-                node._release()
+                    if idx < 0:
+                        to_leaf(target, g)
+                        continue
+                d = deps.get(target) if idx >= 0 else None
+                if d is None:
+                    continue
+                if g is not None:
+                    buf = buffers.get(target)
+                    if buf is None:
+                        buffers[target] = buf = [None] * target._n_out
+                    old = buf[idx]
+                    buf[idx] = g if old is None else old + g
+                if d == 1:
+                    ready.append(target)
+                deps[target] = d - 1
+            if not retain_graph and node._saved is not None:
+                node._saved = _FREED
         _finish_leaves(leaf_grads, leaf_pos, results, create_graph)
         return results
     finally:
@@ -417,7 +456,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
 
 def _output_hooks(node, grads, fill_retained):
     """Tensor hooks and retain_grad on a node's outputs, once their sum is known."""
-    hooks = getattr(node, "_out_hooks", None)
+    hooks = node._out_hooks
     if hooks:
         for idx, fns in hooks.items():
             for fn in fns:
@@ -425,7 +464,7 @@ def _output_hooks(node, grads, fill_retained):
                     r = fn(grads[idx])
                     if r is not None:
                         grads[idx] = r
-    retain = getattr(node, "_retain", None)
+    retain = node._retain
     if retain and fill_retained:
         for idx, ref in retain.items():
             t = ref()

@@ -214,7 +214,7 @@ class Tensor:
             raise RuntimeError("retain_grad: tensor does not require grad")
         if self._node is not None:
             node = self._node
-            if getattr(node, "_retain", None) is None:
+            if node._retain is None:
                 node._retain = {}
             node._retain[self._idx] = weakref.ref(self)
 
@@ -230,7 +230,7 @@ class Tensor:
             hooks = self._hooks
         else:
             node = self._node
-            if getattr(node, "_out_hooks", None) is None:
+            if node._out_hooks is None:
                 node._out_hooks = {}
             hooks = node._out_hooks.setdefault(self._idx, [])
         hooks.append(fn)

@@ -40,6 +40,12 @@ def operands(op: str, a, b):
     through an explicit cast.
     """
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta:  # the common cases first: a tensor with a Python number or a same-dtype tensor
+        t = type(b)
+        if t is float or t is int:
+            return a, b
+        if tb and a._data.dtype is b._data.dtype:
+            return a, b
     if ta and tb:
         pass
     elif ta:

@@ -11,8 +11,10 @@ from ._common import arr, as_tensor, operands, shape_of, unbroadcast
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
+        A = a._data if isinstance(a, Tensor) else a
+        B = b._data if isinstance(b, Tensor) else b
         ctx.shapes = shape_of(a), shape_of(b)
-        return arr(a) + arr(b)
+        return A + B
 
     @staticmethod
     def backward(ctx, g):
@@ -37,11 +39,14 @@ class Sub(Function):
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
+        A = a._data if isinstance(a, Tensor) else a
+        B = b._data if isinstance(b, Tensor) else b
         na, nb = ctx.needs_input_grad
-        ctx.shapes = shape_of(a), shape_of(b)
-        # Each side's gradient needs only the other side.
-        ctx.save_for_backward(b if na else None, a if nb else None)
-        return arr(a) * arr(b)
+        if na or nb:
+            ctx.shapes = shape_of(a), shape_of(b)
+            # Each side's gradient needs only the other side.
+            ctx.save_for_backward(b if na else None, a if nb else None)
+        return A * B
 
     @staticmethod
     def backward(ctx, g):
