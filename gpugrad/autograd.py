@@ -448,7 +448,9 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 deps[target] = d - 1
             if not retain_graph and node._saved is not None:
                 node._saved = _FREED
-        _finish_leaves(leaf_grads, leaf_pos, results, create_graph)
+        # A seed the caller passed in must not become a leaf's .grad by aliasing.
+        _finish_leaves(leaf_grads, leaf_pos, results, create_graph,
+                       {id(g._data) for g in root_grads})
         return results
     finally:
         _mode.enabled = prev_mode
@@ -473,8 +475,7 @@ def _output_hooks(node, grads, fill_retained):
                 t.grad = g if t.grad is None else t.grad + g
 
 
-def _finish_leaves(leaf_grads, leaf_pos, results, create_graph):
-    seen_arrays = set()
+def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays):
     for leaf, g in leaf_grads.values():
         if leaf._hooks:
             for fn in leaf._hooks:

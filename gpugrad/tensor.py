@@ -237,13 +237,14 @@ class Tensor:
         return _Handle(hooks, fn)
 
     # ---- in place --------------------------------------------------------------
-    def _inplace(self, name, fn, *args):
+    def _inplace(self, name, fn, *args, ufunc=None):
         """Apply fn(self, *args) and write the result into self's array.
 
         While recording, the change is recorded too: self takes the new node,
         the old value stays in the graph by its own version. Leaves that
         require grad, views and tensors with views refuse, rather than leave
-        a graph that silently disagrees with the data.
+        a graph that silently disagrees with the data. Otherwise (an optimizer
+        step under no_grad, say) the ufunc writes straight into the array.
         """
         recording = _mode.enabled and (self._rg or any(
             isinstance(a, Tensor) and a._rg for a in args))
@@ -263,6 +264,13 @@ class Tensor:
             res = fn(old, *args)
             self._data[...] = res._data
             self._node, self._idx, self._rg = res._node, res._idx, res._rg
+        elif ufunc is not None:
+            other = _operands(name, self, args[0])[1]
+            o = other._data if isinstance(other, Tensor) else other
+            if isinstance(other, Tensor) and other._backend is not self._backend:
+                raise RuntimeError(f"{name}: expected both tensors on one device, got "
+                                   f"{self.device} and {other.device}")
+            getattr(self._backend.xp, ufunc)(self._data, o, out=self._data)
         else:
             with autograd.no_grad():
                 res = fn(self, *args)
@@ -274,16 +282,16 @@ class Tensor:
         return self
 
     def __iadd__(self, other):
-        return self._inplace("add_ (+=)", add, other)
+        return self._inplace("add_ (+=)", add, other, ufunc="add")
 
     def __isub__(self, other):
-        return self._inplace("sub_ (-=)", sub, other)
+        return self._inplace("sub_ (-=)", sub, other, ufunc="subtract")
 
     def __imul__(self, other):
-        return self._inplace("mul_ (*=)", mul, other)
+        return self._inplace("mul_ (*=)", mul, other, ufunc="multiply")
 
     def __itruediv__(self, other):
-        return self._inplace("div_ (/=)", div, other)
+        return self._inplace("div_ (/=)", div, other, ufunc="true_divide")
 
     def __setitem__(self, index, value):
         self._inplace("__setitem__", index_put, index, value)
@@ -423,4 +431,5 @@ autograd.Tensor = Tensor
 from .ops import (abs, add, cast, clone, div, exp, getitem, index_put, log, matmul,  # noqa: E402
                   max, mean, min, mul, neg, permute, pow, relu, reshape, sigmoid,
                   softmax, log_softmax, sqrt, sub, sum, tanh, to_device, transpose)
+from .ops._common import operands as _operands  # noqa: E402
 from .ops.arith import _compare  # noqa: E402

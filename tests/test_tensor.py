@@ -258,3 +258,41 @@ def test_dlpack_roundtrip_cpu():
     assert t.data.ctypes.data == a.ctypes.data
     b = np.from_dlpack(t)
     assert b.ctypes.data == a.ctypes.data
+
+
+def test_backward_gradient_argument_is_not_aliased(device):
+    x = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    seed = gg.tensor([3.0, 4.0], device=device)
+    x.backward(seed)  # x is its own root: its .grad must not be the caller's array
+    with gg.no_grad():
+        seed *= 0
+    assert x.grad.numpy().tolist() == [3, 4]
+
+
+# ---- across devices (run where a GPU is present) -------------------------------------
+from tests.conftest import CUDA_SKIP  # noqa: E402
+
+cuda_only = pytest.mark.skipif(CUDA_SKIP is not None, reason=str(CUDA_SKIP))
+
+
+@pytest.mark.gpu
+@cuda_only
+@pytest.mark.parametrize("op", [lambda a, b: a + b, lambda a, b: a @ b.reshape(2, 1),
+                                lambda a, b: gg.where(a > 0, a, b), lambda a, b: a > b,
+                                lambda a, b: gg.stack([a, b])])
+def test_mixed_devices_raise_naming_both(op):
+    a = gg.tensor([1.0, 2.0], device="cpu")
+    b = gg.tensor([1.0, 2.0], device="cuda")
+    with pytest.raises(RuntimeError, match=r"cpu.*cuda:0|cuda:0.*cpu"):
+        op(a, b)
+
+
+@pytest.mark.gpu
+@cuda_only
+def test_to_cuda_and_back_carries_the_gradient():
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64, requires_grad=True)
+    y = x.to("cuda")
+    assert str(y.device) == "cuda:0" and y.grad_fn is not None
+    (y * y).sum().to("cpu").backward()
+    assert x.grad.device == gg.device("cpu") and x.grad.numpy().tolist() == [2, 4]
+    assert gg.gradcheck(lambda t: (t.to("cuda") ** 2).to("cpu"), [x])

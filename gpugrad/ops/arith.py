@@ -127,6 +127,8 @@ class MatMul(Function):
         na, nb = ctx.needs_input_grad
         a, b = ctx.saved_tensors
         sa, sb = ctx.shapes
+        if len(sa) == 2 and len(sb) == 2:  # the common case, without reshapes
+            return (g @ b.T if na else None), (a.T @ g if nb else None)
         # Treat 1-D operands as matrices (a row, b a column), as matmul does,
         # then reduce broadcast batch dimensions back to each operand's shape.
         a2 = sa if len(sa) > 1 else (1,) + sa

@@ -56,10 +56,10 @@ class SumTo(Function):
         X = x._data
         ctx.shape = X.shape
         lead = X.ndim - len(shape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, s in enumerate(shape) if s == 1 and X.shape[lead + i] != 1)
-        out = X.sum(axis=axes, keepdims=True) if axes else X
-        return out.reshape(shape)
+        kept = tuple(lead + i for i, s in enumerate(shape) if s == 1 and X.shape[lead + i] != 1)
+        if not kept:  # e.g. a bias gradient: one reduction, no view of a temporary
+            return X.sum(axis=tuple(range(lead)))
+        return X.sum(axis=tuple(range(lead)) + kept, keepdims=True).reshape(shape)
 
     @staticmethod
     def backward(ctx, g):
