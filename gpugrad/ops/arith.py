@@ -152,46 +152,35 @@ def _broadcast_shape(s1, s2):
     return tuple(x if y == 1 else y for x, y in zip(s1, s2))
 
 
-def _weight_first(xp, A, B, dtype, wins):
-    w = wins(A, B).astype(dtype)
-    w += 0.5 * (A == B)
-    return w
-
-
-def _split(ctx, g):
-    na, nb = ctx.needs_input_grad
-    sa, sb = ctx.shapes
-    (w,) = ctx.saved_tensors
-    return (unbroadcast(g * w, sa) if na else None,
-            unbroadcast(g * (1 - w), sb) if nb else None)
-
-
-class Maximum(Function):
-    """Ties split the gradient evenly between the two sides, as in PyTorch."""
+class _Pick(Function):
+    """maximum/minimum; ties split the gradient evenly between the sides, as in PyTorch."""
 
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = shape_of(a), shape_of(b)
         A, B = arr(a), arr(b)
         xp = ctx.backend.xp
-        out = xp.maximum(A, B)
-        ctx.save_for_backward(_weight_first(xp, A, B, out.dtype, xp.greater))
+        out = getattr(xp, ctx.pick)(A, B)
+        w = getattr(xp, ctx.wins)(A, B).astype(out.dtype)  # 1 where a is picked, 1/2 at ties
+        w += 0.5 * (A == B)
+        ctx.save_for_backward(w)
         return out
 
-    backward = staticmethod(_split)
-
-
-class Minimum(Function):
     @staticmethod
-    def forward(ctx, a, b):
-        ctx.shapes = shape_of(a), shape_of(b)
-        A, B = arr(a), arr(b)
-        xp = ctx.backend.xp
-        out = xp.minimum(A, B)
-        ctx.save_for_backward(_weight_first(xp, A, B, out.dtype, xp.less))
-        return out
+    def backward(ctx, g):
+        na, nb = ctx.needs_input_grad
+        sa, sb = ctx.shapes
+        (w,) = ctx.saved_tensors
+        return (unbroadcast(g * w, sa) if na else None,
+                unbroadcast(g * (1 - w), sb) if nb else None)
 
-    backward = staticmethod(_split)
+
+class Maximum(_Pick):
+    pick, wins = "maximum", "greater"
+
+
+class Minimum(_Pick):
+    pick, wins = "minimum", "less"
 
 
 class Where(Function):
