@@ -1,5 +1,5 @@
 """gpugrad: reverse-mode autodiff on NumPy (CPU) and CuPy (CUDA)."""
-# from . import cuda  # noqa: F401  (TEMP until helper lands)
+from . import cuda  # noqa: F401
 from .autograd import (Function, enable_grad, grad, is_grad_enabled, no_grad,  # noqa: F401
                        set_grad_enabled)
 from .backends import Device, device, get_default_device, set_default_device  # noqa: F401

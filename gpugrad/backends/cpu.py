@@ -122,8 +122,9 @@ class CPUBackend:
         else:
             # 0/0 (every target ignored) is NaN, as in PyTorch.
             out = loss.sum() / den if den else np.asarray(np.nan)
-        return (np.asarray(out, dtype=out_dtype), lse.astype(out_dtype),
-                np.asarray(den, dtype=out_dtype))
+        # den keeps the compute dtype: in float16 a weight sum over more than
+        # 65504 rows is inf, and the mean's gradient would silently be zero.
+        return (np.asarray(out, dtype=out_dtype), lse.astype(out_dtype), np.asarray(den))
 
     def softmax_cross_entropy_backward(self, x, t, lse, g, den, weight,
                                        ignore_index, label_smoothing, reduction):

@@ -123,7 +123,7 @@ class SoftmaxCrossEntropyBackward(Function):
         if reduction == "none":
             scale = g.reshape(keep) * valid.reshape(keep)
         else:
-            scale = (g / den if reduction == "mean" else g) * valid.reshape(keep)
+            scale = (g * _inverse(den, X.dtype) if reduction == "mean" else g) * valid.reshape(keep)
         p = softmax(x, axis=1)
         gx = gg = None
         if nx:
@@ -137,8 +137,18 @@ class SoftmaxCrossEntropyBackward(Function):
                 B += (eps / C) * w
             q = (v * (p * A - as_tensor(B, x, "softmax_cross_entropy"))).sum(axis=1)
             q = q * valid
-            gg = q if reduction == "none" else (q.sum() / den if reduction == "mean" else q.sum())
+            gg = q if reduction == "none" else (q.sum() * _inverse(den, X.dtype)
+                                                if reduction == "mean" else q.sum())
         return gx, gg, None, None, None, None, None
+
+
+def _inverse(den, dtype):
+    """1/den as a constant of the logits' dtype; den itself may be wider (float16 logits
+    keep a float32 den, whose reciprocal float16 still holds)."""
+    xp = den._backend.xp
+    d = den._data
+    # Every row ignored: den is 0 and so is each row's gradient (never 0 * inf = NaN).
+    return xp.where(d == 0, 0, 1 / xp.where(d == 0, 1, d)).astype(dtype)
 
 
 def softmax_cross_entropy(logits, labels, weight=None, ignore_index=-100, reduction="mean",

@@ -138,3 +138,15 @@ def test_label_out_of_range_names_the_label():
 def test_bad_input_messages(call, exc, msg):
     with pytest.raises(exc, match=msg):
         call()
+
+
+def test_sce_float16_mean_over_many_rows_keeps_its_gradient():
+    """A float16 den over more than 65504 rows would be inf and zero the gradient."""
+    N = 70_000
+    x = np.zeros((N, 2, 1), dtype=np.float16)
+    t = np.zeros((N, 1), dtype=np.int64)
+    loss, lse, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
+    assert np.isfinite(den) and float(den) == N
+    gx = cpu.softmax_cross_entropy_backward(x, t, lse, np.array(1.0, np.float16), den, None,
+                                            -100, 0.0, "mean")
+    np.testing.assert_allclose(gx[0, :, 0].astype(np.float64), [-0.5 / N, 0.5 / N], rtol=2e-3)

@@ -177,3 +177,13 @@ def test_softmax_cross_entropy_float32_vs_torch(device, rng):
     compare(device, lambda a: gg.softmax_cross_entropy(a, gg.tensor(labels, device=device), label_smoothing=0.1),
             lambda a: F.cross_entropy(a, torch.tensor(labels), label_smoothing=0.1), [x],
             rtol=2e-5, atol=1e-7)
+
+
+def test_softmax_cross_entropy_all_ignored_double_backward_is_zero(device):
+    x = gg.tensor(np.zeros((3, 4)), device=device, requires_grad=True)
+    labels = gg.tensor([-100, -100, -100], device=device)
+    loss = gg.softmax_cross_entropy(x, labels)
+    (g,) = gg.grad(loss, x, create_graph=True)
+    (h,) = gg.grad(g.sum(), x)
+    assert np.isnan(loss.item())  # 0/0, as in PyTorch
+    assert (g.numpy() == 0).all() and (h.numpy() == 0).all()

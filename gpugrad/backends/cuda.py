@@ -1,0 +1,303 @@
+"""The CuPy backend: the CPU backend's interface and numbers, on one GPU.
+
+Arrays are cupy.ndarray on this backend's device. The fused ops are CUDA
+kernels from the repository's kernels/ directory, compiled by NVRTC through
+cupy.RawModule once per (device, source file, dtype) and kept; every scalar
+(sizes, ignore_index, smoothing, threads per row) is a kernel argument.
+
+Nothing here waits for the GPU except to_numpy and synchronize, which is also
+where a bad softmax_cross_entropy label, found by the kernel, is reported.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+import numpy as np
+
+from . import Device
+from ..cuda import CUDAUnavailableError, unavailable_reason
+
+try:
+    import cupy
+except Exception as e:  # missing or broken CuPy: say which and how to fix it
+    raise CUDAUnavailableError(unavailable_reason() or f"CuPy failed to import: {e}") from e
+
+# ---- kernel sources -------------------------------------------------------------
+_KERNELS = {
+    "sigmoid.cu": ("sigmoid_forward", "sigmoid_backward"),
+    "softmax_cross_entropy.cu": ("sce_forward", "sce_finish", "sce_backward"),
+}
+_CTYPE = {np.dtype(np.float16): "gg::half", np.dtype(np.float32): "float",
+          np.dtype(np.float64): "double"}
+_ACC = {np.dtype(np.float16): np.dtype(np.float32), np.dtype(np.float32): np.dtype(np.float32),
+        np.dtype(np.float64): np.dtype(np.float64)}
+_OPTIONS = ("--std=c++17",)
+_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)".*$', re.M)
+_PRAGMA_ONCE = re.compile(r"^[ \t]*#[ \t]*pragma[ \t]+once.*$", re.M)
+
+
+def kernel_dir() -> Path:
+    """kernels/ inside the installed package (wheel), else at the repository root
+    (source tree, editable install)."""
+    pkg = Path(__file__).resolve().parent.parent  # the gpugrad package
+    for d in (pkg / "kernels", pkg.parent / "kernels"):
+        if all((d / f).is_file() for f in _KERNELS):
+            return d
+    raise RuntimeError(f"gpugrad CUDA kernels not found in {pkg / 'kernels'} or "
+                       f"{pkg.parent / 'kernels'}; reinstall gpugrad (the wheel ships them "
+                       "as gpugrad/kernels/)")
+
+
+@functools.lru_cache(maxsize=None)
+def kernel_source(name: str) -> str:
+    """The .cu file with its local #includes inlined: CuPy keys its on-disk
+    cache on the source text, so a changed header must change that text."""
+    root = kernel_dir()
+    seen: set[str] = set()
+
+    def expand(path: Path) -> str:
+        text = _PRAGMA_ONCE.sub("", path.read_text())
+        return _INCLUDE.sub(lambda m: include(m.group(1)), text)
+
+    def include(header: str) -> str:
+        if header in seen:
+            return ""
+        seen.add(header)
+        return f"// ---- {header}\n" + expand(root / header)
+
+    return expand(root / name)
+
+
+# ---- launch shapes ---------------------------------------------------------------
+_STREAM_THREADS = 256
+_FINISH_THREADS = 512
+_MANY_ROWS = 16384  # with S > 1, enough rows to fill a GPU at one thread per row
+_REDUCTION = {"none": 0, "sum": 1, "mean": 2}
+
+
+def _row_layout(C: int, S: int, R: int) -> tuple[int, int]:
+    """(threads per row G, threads per block) for rows of C classes at stride S."""
+    if S > 1 and (R >= _MANY_ROWS or C <= 32):
+        return 1, _STREAM_THREADS  # neighbouring threads, neighbouring s: coalesced
+    if C <= 1024:
+        G = 1
+        while G < 32 and 8 * G < C:  # about 8 classes per lane, within one warp
+            G *= 2
+        return G, _STREAM_THREADS
+    block = 256 if C <= 8192 else 512  # one block per row
+    return block, block
+
+
+def _contiguous(a):
+    # cupy.ascontiguousarray turns 0-d into 1-d; a 0-d array is contiguous anyway.
+    return a if a.flags.c_contiguous else cupy.ascontiguousarray(a)
+
+
+class CUDABackend:
+    name = "cuda"
+    xp = cupy
+    array_type = cupy.ndarray
+
+    def __init__(self, index: int):
+        kernel_dir()  # a broken install fails when the device is asked for, not mid-training
+        self.device = Device("cuda", index)
+        self._dev = cupy.cuda.Device(index)
+        self._kernels: dict[tuple[str, np.dtype], dict[str, object]] = {}
+        self.compile_count = 0  # modules built by this backend: tests check the cache
+        with self._dev:
+            props = cupy.cuda.runtime.getDeviceProperties(index)
+            # A grid-stride kernel needs no more blocks than stay resident at once.
+            self._stream_blocks = (props["multiProcessorCount"]
+                                   * (props["maxThreadsPerMultiProcessor"] // _STREAM_THREADS))
+            # {flag, label, C, ignore_index}: written by the first kernel thread
+            # that meets a label out of range, read at the next host sync.
+            self._bad_label = cupy.zeros(4, dtype=cupy.int64)
+        self._labels_unchecked = False
+
+    def __repr__(self):
+        return f"CUDABackend({self.device})"
+
+    # ---- kernels ----------------------------------------------------------
+    def kernels(self, file: str, dtype) -> dict:
+        """The compiled kernels of one source file for one dtype, built on first use."""
+        dtype = np.dtype(dtype)
+        found = self._kernels.get((file, dtype))
+        if found is None:
+            ctype = _CTYPE.get(dtype)
+            if ctype is None:
+                raise TypeError(f"{file[:-3]}: the CUDA kernels take float16, float32 or "
+                                f"float64, got {dtype}")
+            names = [f"{k}<{ctype}>" for k in _KERNELS[file]]
+            module = cupy.RawModule(code=kernel_source(file), options=_OPTIONS,
+                                    name_expressions=names)
+            with self._dev:
+                found = {k: module.get_function(n) for k, n in zip(_KERNELS[file], names)}
+            self._kernels[(file, dtype)] = found
+            self.compile_count += 1
+        return found
+
+    def _stream(self, kernel, n: int, arrays) -> None:
+        """Launch an elementwise kernel(arrays..., n, vec) over n elements."""
+        if n == 0:
+            return
+        vec = all(a.data.ptr % 16 == 0 for a in arrays)
+        work = -(-n // (16 // arrays[0].itemsize)) if vec else n
+        blocks = min(-(-work // _STREAM_THREADS), self._stream_blocks)
+        kernel((blocks,), (_STREAM_THREADS,), (*arrays, np.int64(n), np.int32(vec)))
+
+    # ---- arrays -----------------------------------------------------------
+    def is_array(self, obj) -> bool:
+        return isinstance(obj, cupy.ndarray)
+
+    def asarray(self, data, dtype=None):
+        with self._dev:
+            return cupy.asarray(data, dtype=dtype)
+
+    def from_numpy(self, a: np.ndarray):
+        with self._dev:
+            return cupy.asarray(a)
+
+    def to_numpy(self, a) -> np.ndarray:
+        with self._dev:
+            out = cupy.asnumpy(a)  # waits for the stream: the flag below is final
+            self._check_labels()
+        return out
+
+    def from_dlpack(self, obj):
+        with self._dev:
+            return cupy.from_dlpack(obj)
+
+    def scatter_add(self, target, index, values):
+        # cupy.add.at is numpy.add.at (what the CPU backend uses); it replaces
+        # cupyx.scatter_add, deprecated since CuPy 12.
+        with self._dev:
+            cupy.add.at(target, index, values)
+
+    def synchronize(self):
+        with self._dev:
+            self._dev.synchronize()
+            self._check_labels()
+
+    def _check_labels(self):
+        if not self._labels_unchecked:
+            return
+        self._labels_unchecked = False
+        flag, label, C, ignore_index = (int(v) for v in self._bad_label.get())
+        if flag:
+            self._bad_label.fill(0)
+            raise ValueError(
+                f"softmax_cross_entropy: label {label} is outside [0, {C}) and is not "
+                f"ignore_index ({ignore_index}); found on {self.device} by the forward kernel "
+                "and reported at this synchronization (the loss of that row is NaN)")
+
+    # ---- fused sigmoid ----------------------------------------------------
+    def sigmoid_forward(self, x):
+        k = self.kernels("sigmoid.cu", x.dtype)["sigmoid_forward"]
+        with self._dev:
+            x = _contiguous(x)
+            y = cupy.empty(x.shape, x.dtype)
+            self._stream(k, x.size, (x, y))
+        return y
+
+    def sigmoid_backward(self, y, gy):
+        with self._dev:
+            if y.shape != gy.shape:
+                y, gy = cupy.broadcast_arrays(y, gy)
+            if y.dtype != gy.dtype:
+                dt = cupy.result_type(y, gy)
+                y, gy = y.astype(dt, copy=False), gy.astype(dt, copy=False)
+            k = self.kernels("sigmoid.cu", y.dtype)["sigmoid_backward"]
+            y, gy = _contiguous(y), _contiguous(gy)
+            gx = cupy.empty(y.shape, y.dtype)
+            self._stream(k, y.size, (y, gy, gx))
+        return gx
+
+    # ---- fused softmax cross-entropy ---------------------------------------
+    # Same contract and formulas as CPUBackend (see cpu.py): x (N, C, S),
+    # t (N, S) integer labels, weight (C,) or None.
+    @staticmethod
+    def _labels(t):
+        if t.dtype == cupy.int64:
+            return _contiguous(t), 1
+        if t.dtype == cupy.int32:
+            return _contiguous(t), 0
+        return _contiguous(t.astype(cupy.int64)), 1  # other widths: one small copy
+
+    def _class_weights(self, weight, dtype, label_smoothing):
+        """weight as a contiguous array of dtype, and its sum when smoothing needs it."""
+        if weight is None:
+            return None, None
+        weight = _contiguous(weight.astype(dtype, copy=False))
+        wsum = weight.sum(dtype=_ACC[dtype]) if label_smoothing else None
+        return weight, wsum
+
+    def softmax_cross_entropy_forward(self, x, t, weight, ignore_index,
+                                      label_smoothing, reduction):
+        """Returns (loss, lse, den): lse (N, S) is all the backward needs."""
+        dt = x.dtype
+        ks = self.kernels("softmax_cross_entropy.cu", dt)
+        N, C, S = x.shape
+        R = N * S
+        red = _REDUCTION[reduction]
+        if C == 0 and R:
+            raise ValueError(f"softmax_cross_entropy: logits of shape {tuple(x.shape)} "
+                             "have no classes")
+        G, block = _row_layout(C, S, R)
+        nblocks = -(-R // (block // G))
+        with self._dev:
+            x = _contiguous(x)
+            t, t64 = self._labels(t)
+            weight, wsum = self._class_weights(weight, dt, label_smoothing)
+            lse = cupy.empty((N, S), dt)
+            loss = cupy.empty((N, S), dt) if red == 0 else None
+            out = loss if red == 0 else cupy.empty((), dt)
+            den = cupy.empty((), _ACC[dt])  # float32 for float16: a weight sum can pass 65504
+            partial = cupy.empty(2 * max(nblocks, 1), _ACC[dt])
+            if R:
+                ks["sce_forward"]((nblocks,), (block,), (
+                    x, t, np.int32(t64), weight, wsum, np.int64(R), np.int32(C), np.int64(S),
+                    np.int64(ignore_index), np.float64(label_smoothing), np.int32(G),
+                    lse, loss, partial, self._bad_label))
+                self._labels_unchecked = True
+            ks["sce_finish"]((1,), (_FINISH_THREADS,), (
+                partial, np.int64(nblocks), np.int32(red), None if red == 0 else out, den))
+        return out, lse, den
+
+    def softmax_cross_entropy_backward(self, x, t, lse, g, den, weight,
+                                       ignore_index, label_smoothing, reduction):
+        """d loss / d x in one pass over x: (softmax - smoothed one-hot) * scale.
+
+        g is the incoming gradient: 0-d for 'mean'/'sum', (N, S) for 'none'.
+        """
+        dt = x.dtype
+        ks = self.kernels("softmax_cross_entropy.cu", dt)
+        N, C, S = x.shape
+        R = N * S
+        red = _REDUCTION[reduction]
+        with self._dev:
+            gx = cupy.empty((N, C, S), dt)
+            if R == 0 or C == 0:
+                return gx
+            x = _contiguous(x)
+            t, t64 = self._labels(t)
+            weight, wsum = self._class_weights(weight, dt, label_smoothing)
+            lse = _contiguous(lse.astype(dt, copy=False))
+            g = g.astype(dt, copy=False)
+            g = _contiguous(cupy.broadcast_to(g, (N, S))) if red == 0 else g.reshape(())
+            den = den.astype(_ACC[dt], copy=False).reshape(()) if red == 2 else None
+            G, block = _row_layout(C, S, R)
+            ks["sce_backward"]((-(-R // (block // G)),), (block,), (
+                x, t, np.int32(t64), weight, wsum, lse, g, np.int32(red == 0), den,
+                np.int32(red), np.int64(R), np.int32(C), np.int64(S), np.int64(ignore_index),
+                np.float64(label_smoothing), np.int32(G), gx))
+        return gx
+
+
+def make(index):
+    index = 0 if index is None else index
+    reason = unavailable_reason(index)
+    if reason:
+        raise CUDAUnavailableError(reason)
+    return CUDABackend(index)

@@ -1,0 +1,173 @@
+// Fused softmax cross-entropy for float16 / float32 / float64 logits (T).
+//
+// Logits are (N, C, S) C-contiguous, so row r = n * S + s holds its classes at
+// base + c * S with base = n * C * S + s. A group of G threads owns one row:
+// G = 1 when S > 1 and rows are many (neighbouring threads then read
+// neighbouring s: coalesced), a power of two up to 32 for short rows, or the
+// whole block for long rows. G and every other scalar are kernel arguments.
+//
+// forward:  one pass over the logits per row (online max and rescaled sum),
+//           writes lse per row, the loss per row ('none') and per-block
+//           partial sums of (loss, w_t); sce_finish folds those into the
+//           0-d result and den without leaving the device.
+// backward: one pass over the logits, one write of the gradient.
+#include "gpugrad_device.cuh"
+
+// Loads each thread has in flight before it uses any: 16 bytes' worth.
+template <class T> struct unroll { enum { N = 16 / sizeof(T) }; };
+
+template <class T>
+__global__ void __launch_bounds__(512)
+sce_forward(const T* __restrict__ x, const void* __restrict__ labels, int labels64,
+            const T* __restrict__ weight, const typename gg::acc<T>::type* __restrict__ wsum,
+            long long R, int C, long long S, long long ignore_index, double eps, int G,
+            T* __restrict__ lse_out, T* __restrict__ loss_out,
+            typename gg::acc<T>::type* __restrict__ partial, long long* __restrict__ bad) {
+    typedef typename gg::acc<T>::type A;
+    enum { U = unroll<T>::N };
+    __shared__ A sa[32], sb[32];
+    const int lane = threadIdx.x & (G - 1);
+    const long long r = (long long)blockIdx.x * (blockDim.x / G) + threadIdx.x / G;
+    const bool active = r < R;  // no early return: every thread joins the reductions
+    const bool smoothing = eps != 0.0;
+    long long base = 0;
+    A m, s, swx = A(0);
+    gg::lse_init(m, s);
+    if (active) {
+        const long long n = r / S;
+        base = n * C * S + (r - n * S);
+        const long long gs = G * S;  // from one of the lane's classes to its next
+        const T* xp = x + base + lane * S;
+        for (int c0 = lane; c0 < C; c0 += G * U, xp += U * gs) {
+            A v[U];
+#pragma unroll
+            for (int k = 0; k < U; ++k)
+                v[k] = c0 + k * G < C ? gg::to_acc(xp[k * gs]) : -gg::lim<A>::inf();
+            gg::lse_push(m, s, v);
+            if (smoothing) {
+#pragma unroll
+                for (int k = 0; k < U; ++k) {
+                    const int c = c0 + k * G;
+                    if (c < C) swx += (weight ? gg::to_acc(weight[c]) : A(1)) * v[k];
+                }
+            }
+        }
+    }
+    gg::group_lse(m, s, G, sa, sb);
+    if (smoothing) swx = gg::group_sum(swx, G, sa);
+
+    A loss = A(0), w_row = A(0);
+    if (active && lane == 0) {
+        const A lse = gg::lse_value(m, s);
+        const long long t = gg::load_label(labels, labels64, r);
+        if (t != ignore_index) {
+            if (t < 0 || t >= C) {
+                // Raised as ValueError at the next host sync; until then the
+                // row's loss is NaN, never a plausible number.
+                gg::record_bad_label(bad, t, C, ignore_index);
+                loss = gg::lim<A>::nan();
+            } else {
+                const A w_t = weight ? gg::to_acc(weight[t]) : A(1);
+                const A W = smoothing && weight ? *wsum : A(C);  // wsum is passed only then
+                loss = gg::ce_row_loss(lse, gg::to_acc(x[base + t * S]), w_t, A(1.0 - eps),
+                                       A(eps / C), smoothing, W, swx);
+                w_row = w_t;
+            }
+        }
+        lse_out[r] = gg::from_acc<T>(lse);
+        if (loss_out) loss_out[r] = gg::from_acc<T>(loss);
+    }
+    loss = gg::group_sum(loss, blockDim.x, sa);
+    w_row = gg::group_sum(w_row, blockDim.x, sb);
+    if (threadIdx.x == 0) {
+        partial[2 * blockIdx.x] = loss;
+        partial[2 * blockIdx.x + 1] = w_row;
+    }
+}
+
+// One block: sums the forward's per-block partials in a fixed order (so the
+// result is deterministic) into den and, for 'sum' / 'mean', the 0-d loss.
+// den stays in the accumulation type: a float16 sum of weights passes 65504
+// with a large batch, and an infinite den would zero the mean's gradient.
+template <class T>
+__global__ void __launch_bounds__(512)
+sce_finish(const typename gg::acc<T>::type* __restrict__ partial, long long nparts,
+           int reduction, T* __restrict__ out, typename gg::acc<T>::type* __restrict__ den_out) {
+    typedef typename gg::acc<T>::type A;
+    __shared__ A sa[32], sb[32];
+    A total = A(0), den = A(0);
+    for (long long i = threadIdx.x; i < nparts; i += blockDim.x) {
+        total += partial[2 * i];
+        den += partial[2 * i + 1];
+    }
+    total = gg::group_sum(total, blockDim.x, sa);
+    den = gg::group_sum(den, blockDim.x, sb);
+    if (threadIdx.x == 0) {
+        *den_out = den;
+        if (reduction != gg::GG_NONE) *out = gg::from_acc<T>(gg::ce_reduce(total, den, reduction));
+    }
+}
+
+// g is 0-d ('sum', 'mean') or one value per row ('none': g_rows = 1); den is
+// read only for 'mean'. Ignored rows get exact zeros; rows with an
+// out-of-range label (already flagged by the forward) get NaN.
+template <class T>
+__global__ void __launch_bounds__(512)
+sce_backward(const T* __restrict__ x, const void* __restrict__ labels, int labels64,
+             const T* __restrict__ weight, const typename gg::acc<T>::type* __restrict__ wsum,
+             const T* __restrict__ lse, const T* __restrict__ g, int g_rows,
+             const typename gg::acc<T>::type* __restrict__ den, int reduction, long long R,
+             int C, long long S,
+             long long ignore_index, double eps, int G, T* __restrict__ gx) {
+    typedef typename gg::acc<T>::type A;
+    enum { U = unroll<T>::N };
+    const int lane = threadIdx.x & (G - 1);
+    const long long r = (long long)blockIdx.x * (blockDim.x / G) + threadIdx.x / G;
+    if (r >= R) return;  // no block-wide sync below
+    const long long n = r / S;
+    const long long base = n * C * S + (r - n * S);
+    const long long t = gg::load_label(labels, labels64, r);
+    if (t == ignore_index || t < 0 || t >= C) {
+        const T fill = gg::from_acc<T>(t == ignore_index ? A(0) : gg::lim<A>::nan());
+        for (int c = lane; c < C; c += G) gx[base + c * S] = fill;
+        return;
+    }
+    const bool smoothing = eps != 0.0;
+    const A scale = gg::ce_row_scale(gg::to_acc(g[g_rows ? r : 0]),
+                                     reduction == gg::GG_MEAN ? *den : A(1), reduction);
+    const A w_t = weight ? gg::to_acc(weight[t]) : A(1);
+    const A W = smoothing && weight ? *wsum : A(C);  // wsum is passed only then
+    const gg::ce_coef<A> k = gg::ce_row_coef(scale, w_t, A(1.0 - eps), A(eps / C), W);
+    const A l = gg::to_acc(lse[r]);
+    const long long gs = G * S;
+    const T* xp = x + base + lane * S;
+    T* gp = gx + base + lane * S;
+    for (int c0 = lane; c0 < C; c0 += G * U, xp += U * gs, gp += U * gs) {
+        A v[U];
+#pragma unroll
+        for (int u = 0; u < U; ++u) v[u] = c0 + u * G < C ? gg::to_acc(xp[u * gs]) : A(0);
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int c = c0 + u * G;
+            if (c < C) {
+                const A sw = smoothing ? k.smooth * (weight ? gg::to_acc(weight[c]) : A(1)) : A(0);
+                gp[u * gs] = gg::from_acc<T>(gg::ce_grad(v[u], l, k, c == t, sw));
+            }
+        }
+    }
+}
+
+#ifdef GG_DTYPE
+typedef typename gg::acc<GG_DTYPE>::type gg_acc_t;
+template __global__ void sce_forward<GG_DTYPE>(const GG_DTYPE*, const void*, int, const GG_DTYPE*,
+                                               const gg_acc_t*, long long, int, long long,
+                                               long long, double, int, GG_DTYPE*, GG_DTYPE*,
+                                               gg_acc_t*, long long*);
+template __global__ void sce_finish<GG_DTYPE>(const gg_acc_t*, long long, int, GG_DTYPE*,
+                                              gg_acc_t*);
+template __global__ void sce_backward<GG_DTYPE>(const GG_DTYPE*, const void*, int,
+                                                const GG_DTYPE*, const gg_acc_t*,
+                                                const GG_DTYPE*, const GG_DTYPE*, int,
+                                                const gg_acc_t*, int, long long, int, long long,
+                                                long long, double, int, GG_DTYPE*);
+#endif

@@ -1,0 +1,299 @@
+"""The CUDA backend against the NumPy backend, its oracle: same interface, same numbers.
+
+Needs CuPy and a GPU; the whole module is skipped, with the reason, without them.
+Uses the backends directly, so it does not depend on the Tensor layer.
+"""
+import itertools
+
+import numpy as np
+import pytest
+
+from gpugrad import cuda as gg_cuda
+from gpugrad.backends import Device, get_backend
+
+if not gg_cuda.is_available():
+    pytest.skip(f"CUDA backend tests: {gg_cuda.unavailable_reason()}", allow_module_level=True)
+
+import cupy  # noqa: E402
+
+from gpugrad.backends.cuda import CUDABackend  # noqa: E402
+
+pytestmark = pytest.mark.gpu
+cpu = get_backend("cpu")
+DTYPES = [np.float16, np.float32, np.float64]
+
+
+@pytest.fixture(scope="module")
+def be():
+    return get_backend("cuda")
+
+
+def dev(a):
+    return cupy.asarray(a)
+
+
+def host(a):
+    return cupy.asnumpy(a)
+
+
+def close(got, want, dtype, scale=1.0):
+    """Compare in float64 with a tolerance for the dtype; scale is the magnitude
+    that absolute rounding errors grow with (e.g. the logits' largest value)."""
+    rtol = {np.float16: 2e-3, np.float32: 1e-5, np.float64: 1e-11}[np.dtype(dtype).type]
+    np.testing.assert_allclose(np.asarray(host(got), np.float64), np.asarray(want, np.float64),
+                               rtol=rtol, atol=rtol * max(1.0, scale))
+
+
+# ---- interface ------------------------------------------------------------------------
+def test_interface(be):
+    assert be.name == "cuda" and be.xp is cupy and be.device == Device("cuda", 0)
+    a = be.asarray([1.0, 2.0], dtype=np.float32)
+    assert be.is_array(a) and not be.is_array(np.zeros(2)) and a.dtype == np.float32
+    h = be.to_numpy(be.from_numpy(np.arange(6.0).reshape(2, 3)))
+    assert type(h) is np.ndarray and (h == np.arange(6.0).reshape(2, 3)).all()
+    be.synchronize()
+    gg_cuda.synchronize()
+    assert gg_cuda.device_count() >= 1
+
+
+def test_scatter_add_accumulates_repeated_indices(be):
+    idx = np.array([0, 1, 1, 3, 3, 3])
+    vals = np.arange(6.0)
+    want = np.zeros(5)
+    np.add.at(want, idx, vals)
+    got = cupy.zeros(5)
+    be.scatter_add(got, dev(idx), dev(vals))
+    assert (host(got) == want).all()
+
+
+def test_unavailable_index_raises_runtime_error():
+    with pytest.raises(RuntimeError, match="visible"):
+        get_backend(f"cuda:{gg_cuda.device_count()}")
+
+
+# ---- sigmoid ---------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 31, 1000, 2**20 + 3])
+def test_sigmoid_matches_cpu(be, dtype, n):
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal(n) * 6).astype(dtype)
+    gy = rng.standard_normal(n).astype(dtype)
+    y = be.sigmoid_forward(dev(x))
+    assert y.dtype == dtype and y.shape == x.shape
+    close(y, cpu.sigmoid_forward(x), dtype)
+    gx = be.sigmoid_backward(y, dev(gy))
+    close(gx, cpu.sigmoid_backward(host(y), gy), dtype)
+
+
+VIEWS = {"strided": lambda a: a[:, ::2], "transposed": lambda a: a.T,
+         "misaligned": lambda a: a.reshape(-1)[1:], "0-d": lambda a: a[3, 5]}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_sigmoid_views(be, dtype, view):
+    """Non-contiguous, not 16-byte aligned, and 0-d inputs, on the same view of both."""
+    rng = np.random.default_rng(0)
+    base, gbase = (rng.standard_normal((64, 33)).astype(dtype) for _ in range(2))
+    x, gy = VIEWS[view](base), VIEWS[view](gbase)
+    y = be.sigmoid_forward(VIEWS[view](dev(base)))
+    assert y.shape == np.shape(x)
+    close(y, cpu.sigmoid_forward(np.asarray(x)), dtype)
+    gx = be.sigmoid_backward(y, VIEWS[view](dev(gbase)))
+    close(gx, cpu.sigmoid_backward(host(y), np.asarray(gy)), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_extremes(be, dtype):
+    x = np.array([-1e4, -100.0, -30.0, 0.0, 30.0, 100.0, 1e4], dtype=dtype)
+    y = host(be.sigmoid_forward(dev(x)))
+    assert np.isfinite(y).all() and y[0] == 0 and y[3] == 0.5 and y[-1] == 1
+    close(y, cpu.sigmoid_forward(x), dtype)
+
+
+# ---- softmax cross-entropy --------------------------------------------------------------
+def _case(rng, N, C, S, dtype, weighted, ignore, scale=1.0, label_dtype=np.int64):
+    x = (rng.standard_normal((N, C, S)) * scale).astype(dtype)
+    t = rng.integers(0, C, (N, S))
+    if ignore:
+        t.flat[::4] = -100
+    w = rng.uniform(0.2, 2.0, C).astype(dtype) if weighted else None
+    return x, t.astype(label_dtype), w
+
+
+def _check(be, x, t, w, eps, reduction, dtype, g=None, ignore_index=-100):
+    """Forward and backward on both backends; every output compared."""
+    N, C, S = x.shape
+    if g is None:
+        g = (np.linspace(-1, 1, N * S).reshape(N, S) if reduction == "none"
+             else np.array(0.75)).astype(dtype)
+    dw = None if w is None else dev(w)
+    loss, lse, den = be.softmax_cross_entropy_forward(dev(x), dev(t), dw, ignore_index, eps,
+                                                      reduction)
+    r_loss, r_lse, r_den = cpu.softmax_cross_entropy_forward(x, t, w, ignore_index, eps,
+                                                             reduction)
+    for got, want in ((loss, r_loss), (lse, r_lse), (den, r_den)):
+        assert got.shape == want.shape and got.dtype == want.dtype
+    scale = float(np.abs(x.astype(np.float64)).max())
+    close(lse, r_lse, dtype, scale)
+    close(loss, r_loss, dtype, scale)
+    close(den, r_den, dtype, float(np.abs(r_den)))
+    gx = be.softmax_cross_entropy_backward(dev(x), dev(t), lse, dev(g), den, dw, ignore_index,
+                                           eps, reduction)
+    r_gx = cpu.softmax_cross_entropy_backward(x, t, r_lse, g, r_den, w, ignore_index, eps,
+                                              reduction)
+    assert gx.shape == x.shape and gx.dtype == x.dtype
+    close(gx, r_gx, dtype)
+    be.synchronize()  # no label was out of range: must not raise
+    return host(loss), host(gx)
+
+
+COMBOS = list(itertools.product([False, True], [False, True], [0.0, 0.1], ["none", "sum", "mean"]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("C", [2, 3, 1000, 50000])
+def test_sce_matches_cpu_all_options(be, dtype, C):
+    rng = np.random.default_rng(C)
+    N = 4 if C == 50000 else 37
+    for weighted, ignore, eps, reduction in COMBOS:
+        x, t, w = _case(rng, N, C, 1, dtype, weighted, ignore)
+        _check(be, x, t, w, eps, reduction, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(3, 7, 5), (2, 1000, 3), (64, 21, 300), (1, 3000, 2)],
+                         ids=str)
+def test_sce_class_axis_in_the_middle(be, dtype, shape):
+    """(N, C, S) with S > 1: thread-per-row (many rows) and group-per-row (few rows)."""
+    rng = np.random.default_rng(sum(shape))
+    # no 'sum' here: 19200 float16 row losses overflow float16 on both backends
+    for weighted, ignore, eps, reduction in [(False, False, 0.0, "mean"), (True, True, 0.1, "none"),
+                                             (True, False, 0.1, "mean")]:
+        x, t, w = _case(rng, *shape, dtype, weighted, ignore)
+        _check(be, x, t, w, eps, reduction, dtype)
+
+
+@pytest.mark.parametrize("label_dtype", [np.int32, np.int64, np.uint8])
+def test_sce_label_dtypes(be, label_dtype):
+    rng = np.random.default_rng(1)
+    x, t, w = _case(rng, 50, 10, 1, np.float32, True, False, label_dtype=label_dtype)
+    _check(be, x, t, w, 0.1, "mean", np.float32)
+
+
+def test_sce_non_contiguous_inputs(be):
+    rng = np.random.default_rng(2)
+    xb = rng.standard_normal((16, 40, 6)).astype(np.float32)
+    tb = rng.integers(0, 20, (16, 12))
+    wb = rng.uniform(0.5, 2, 40).astype(np.float32)
+    x, t, w = xb[:, ::2, ::2], tb[:, ::4], wb[::2]
+    dx, dt, dw = dev(xb)[:, ::2, ::2], dev(tb)[:, ::4], dev(wb)[::2]
+    assert not dx.flags.c_contiguous
+    loss, lse, den = be.softmax_cross_entropy_forward(dx, dt, dw, -100, 0.1, "mean")
+    r_loss, r_lse, r_den = cpu.softmax_cross_entropy_forward(x, t, w, -100, 0.1, "mean")
+    close(loss, r_loss, np.float32, 10)
+    g = dev(np.float32(1.0))
+    gx = be.softmax_cross_entropy_backward(dx, dt, lse, g, den, dw, -100, 0.1, "mean")
+    close(gx, cpu.softmax_cross_entropy_backward(x, t, r_lse, np.float32(1.0), r_den, w, -100,
+                                                 0.1, "mean"), np.float32)
+
+
+def test_sce_ignore_index_inside_class_range(be):
+    rng = np.random.default_rng(3)
+    x, t, w = _case(rng, 30, 6, 1, np.float64, True, False)
+    _check(be, x, t, w, 0.1, "mean", np.float64, ignore_index=2)
+
+
+def test_sce_all_ignored_mean_is_nan_and_gradient_zero(be):
+    x = np.random.default_rng(4).standard_normal((5, 4, 1)).astype(np.float32)
+    t = np.full((5, 1), -100)
+    loss, gx = _check(be, x, t, None, 0.0, "mean", np.float32)
+    assert np.isnan(loss) and (gx == 0).all()
+
+
+@pytest.mark.parametrize("C", [3, 1000, 50000])
+def test_sce_large_logits_float32_finite(be, C):
+    rng = np.random.default_rng(5)
+    x, t, w = _case(rng, 8, C, 1, np.float32, True, True, scale=1e4)
+    for eps, reduction in [(0.0, "mean"), (0.1, "none")]:
+        loss, gx = _check(be, x, t, w, eps, reduction, np.float32)
+        assert np.isfinite(loss).all() and np.isfinite(gx).all()
+
+
+def test_sce_float16_long_rows_do_not_overflow(be):
+    """131072 classes: a float16 sum of exps would pass 65504; accumulation is float32."""
+    rng = np.random.default_rng(6)
+    x, t, _ = _case(rng, 4, 131072, 1, np.float16, False, False)
+    x[:, :, :] = np.float16(3.0)  # every exp(x - max) = 1: the sum is C itself
+    loss, gx = _check(be, x, t, None, 0.1, "mean", np.float16)
+    assert np.isfinite(loss) and np.isfinite(gx).all()
+    np.testing.assert_allclose(float(loss), np.log(131072), rtol=2e-3)
+
+
+# ---- bad labels: reported at the next sync, never silently ---------------------------------
+def test_bad_label_raises_at_synchronize(be):
+    be.synchronize()
+    x = dev(np.zeros((4, 5, 1), np.float32))
+    t = dev(np.array([[1], [7], [2], [-100]]))
+    loss, lse, den = be.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "none")  # no raise
+    with pytest.raises(ValueError, match=r"label 7 is outside \[0, 5\)"):
+        be.synchronize()
+    be.synchronize()  # reported once
+    assert np.isnan(host(loss)[1, 0]) and np.isfinite(host(loss)[[0, 2, 3], 0]).all()
+
+
+def test_bad_label_raises_at_to_numpy_and_mean_is_nan(be):
+    be.synchronize()
+    x = dev(np.zeros((3, 5, 1), np.float32))
+    t = dev(np.array([[0], [-1], [4]], np.int32))
+    loss, _, _ = be.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
+    with pytest.raises(ValueError, match="label -1 is outside"):
+        be.to_numpy(loss)
+    assert np.isnan(be.to_numpy(loss))
+
+
+def test_gg_cuda_synchronize_reports_bad_labels(be):
+    x = dev(np.zeros((2, 3, 1), np.float64))
+    be.softmax_cross_entropy_forward(x, dev(np.array([[3], [0]])), None, -100, 0.0, "sum")
+    with pytest.raises(ValueError, match="label 3"):
+        gg_cuda.synchronize()
+
+
+# ---- compile cache -------------------------------------------------------------------------
+def test_kernels_compile_once_per_file_and_dtype():
+    b = CUDABackend(0)
+    x = dev(np.random.default_rng(0).standard_normal((8, 10, 1)).astype(np.float32))
+    t = dev(np.zeros((8, 1), np.int64))
+    assert b.compile_count == 0
+    _, lse, den = b.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
+    first = b.kernels("softmax_cross_entropy.cu", np.float32)
+    assert b.compile_count == 1
+    b.softmax_cross_entropy_forward(x, t, None, -100, 0.1, "sum")
+    b.softmax_cross_entropy_backward(x, t, lse, dev(np.float32(1)), den, None, -100, 0.0, "mean")
+    assert b.compile_count == 1 and b.kernels("softmax_cross_entropy.cu", np.float32) is first
+    b.sigmoid_forward(x)
+    b.sigmoid_forward(x.astype(np.float64))
+    assert b.compile_count == 3
+
+
+# ---- DLPack ----------------------------------------------------------------------------------
+def test_dlpack_round_trip_with_cupy_is_zero_copy(be):
+    a = cupy.arange(12, dtype=cupy.float32).reshape(3, 4)
+    b = be.from_dlpack(a)
+    assert b.data.ptr == a.data.ptr and b.shape == a.shape
+    c = cupy.from_dlpack(b)
+    assert c.data.ptr == a.data.ptr
+
+
+def test_dlpack_round_trip_with_torch_is_zero_copy(be):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("PyTorch has no CUDA here")
+    t = torch.arange(12, dtype=torch.float32, device="cuda:0").reshape(3, 4)
+    a = be.from_dlpack(t)
+    assert a.data.ptr == t.data_ptr() and a.shape == (3, 4)
+    back = torch.from_dlpack(a)
+    assert back.data_ptr() == t.data_ptr()
+    a[0, 0] = 42.0
+    torch.cuda.synchronize()
+    assert float(t[0, 0]) == 42.0

@@ -1,0 +1,371 @@
+"""The CUDA kernels, checked as far as a machine without a GPU can.
+
+1. nvcc compiles every kernels/*.cu to PTX for sm_80 and sm_90, once per dtype.
+2. The kernels' arithmetic (kernels/gpugrad_math.cuh, __host__ __device__) is
+   compiled into a host program that replays what the kernels do per row:
+   G lanes each fold their strided classes U at a time, then merge in the
+   same butterfly order as the warp shuffles. Its numbers are compared with
+   the NumPy backend, the oracle of the CUDA backend.
+
+Skipped without nvcc. Everything is compiled once per session.
+"""
+import os
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gpugrad.backends.cpu import CPUBackend
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNELS = ROOT / "kernels"
+NVCC = shutil.which("nvcc") or ("/usr/local/bin/nvcc" if os.access("/usr/local/bin/nvcc", os.X_OK)
+                                else None)
+pytestmark = pytest.mark.skipif(NVCC is None, reason="nvcc not found (CUDA toolkit not installed)")
+
+CTYPES = {"float16": "gg::half", "float32": "float", "float64": "double"}
+ARCHS = ("sm_80", "sm_90")
+ENTRIES = {"sigmoid.cu": ("sigmoid_forward", "sigmoid_backward"),
+           "softmax_cross_entropy.cu": ("sce_forward", "sce_finish", "sce_backward")}
+cpu = CPUBackend()
+
+# ---- 1. PTX -----------------------------------------------------------------------
+
+
+def test_every_kernel_file_is_covered():
+    assert sorted(p.name for p in KERNELS.glob("*.cu")) == sorted(ENTRIES)
+
+
+@pytest.fixture(scope="module")
+def ptx(tmp_path_factory):
+    """{(file, dtype, arch): (returncode, stderr, ptx text)} for every combination."""
+    out = tmp_path_factory.mktemp("ptx")
+    jobs = [(f, dt, arch) for f in ENTRIES for dt in CTYPES for arch in ARCHS]
+
+    def compile_one(job):
+        f, dt, arch = job
+        dst = out / f"{f}.{dt}.{arch}.ptx"
+        p = subprocess.run([NVCC, "--ptx", f"-arch={arch}", "--std=c++17",
+                            f"-DGG_DTYPE={CTYPES[dt]}", "-Werror", "all-warnings",
+                            str(KERNELS / f), "-o", str(dst)],
+                           capture_output=True, text=True, timeout=300)
+        return job, (p.returncode, p.stderr, dst.read_text() if dst.exists() else "")
+
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        return dict(pool.map(compile_one, jobs))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("dtype", list(CTYPES))
+@pytest.mark.parametrize("file", list(ENTRIES))
+def test_kernel_compiles_to_ptx(ptx, file, dtype, arch):
+    rc, err, text = ptx[(file, dtype, arch)]
+    assert rc == 0, f"nvcc failed for {file} {dtype} {arch}:\n{err}"
+    assert f".target {arch}" in text
+    entries = [ln for ln in text.splitlines() if ln.startswith(".visible .entry")]
+    for name in ENTRIES[file]:
+        assert any(name in ln for ln in entries), f"{name} missing from the PTX of {file}"
+    assert ".local" not in text, "a kernel uses local memory (a spilled array)"
+
+
+# ---- 2. host-compiled arithmetic ----------------------------------------------------
+# Reads whitespace-separated numbers on stdin, writes one number per line.
+#   sigmoid N x...            -> y...
+#   sigmoid_grad N y... gy... -> gx...
+#   ce N C S G U ignore eps has_w reduction x... t... [w...] g...
+#       -> lse (N*S), loss (N*S), out, den, gx (N*C*S)
+# g is N*S values for 'none' (reduction 0), else one value.
+HOST_PROGRAM = r"""
+#include "gpugrad_math.cuh"
+#include <cstdio>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+using namespace gg;
+
+static double rd() { double v; if (std::scanf("%lf", &v) != 1) throw 1; return v; }
+static void wr(double v) { std::printf("%.17g\n", v); }
+
+// The warp-shuffle butterfly: after it every lane of a group of `width`
+// holds the merge of the group, combined in the same order as __shfl_xor.
+template <class A>
+static void butterfly(std::vector<std::pair<A, A>>& v, int width) {
+    for (int o = width / 2; o > 0; o /= 2) {
+        std::vector<std::pair<A, A>> next = v;
+        for (size_t l = 0; l < v.size(); ++l) {
+            A m = v[l].first, s = v[l].second;
+            lse_merge(m, s, v[l ^ o].first, v[l ^ o].second);
+            next[l] = {m, s};
+        }
+        v = next;
+    }
+}
+
+template <class A>
+static void butterfly_sum(std::vector<A>& v, int width) {
+    for (int o = width / 2; o > 0; o /= 2) {
+        std::vector<A> next = v;
+        for (size_t l = 0; l < v.size(); ++l) next[l] = v[l] + v[l ^ o];
+        v = next;
+    }
+}
+
+// A row's G lanes folded like the kernel: within a warp by shuffles, then
+// (G > 32) the per-warp results by one more warp-wide butterfly.
+template <class A>
+static std::pair<A, A> group_lse(std::vector<std::pair<A, A>> v) {
+    const int G = (int)v.size();
+    butterfly(v, G < 32 ? G : 32);
+    if (G <= 32) return v[0];
+    std::vector<std::pair<A, A>> w(32);
+    for (auto& p : w) lse_init(p.first, p.second);
+    for (int k = 0; k < G / 32; ++k) w[k] = v[32 * k];
+    butterfly(w, 32);
+    return w[0];
+}
+
+template <class A>
+static A group_sum(std::vector<A> v) {
+    const int G = (int)v.size();
+    butterfly_sum(v, G < 32 ? G : 32);
+    if (G <= 32) return v[0];
+    std::vector<A> w(32, A(0));
+    for (int k = 0; k < G / 32; ++k) w[k] = v[32 * k];
+    butterfly_sum(w, 32);
+    return w[0];
+}
+
+template <class A, int U>
+static int ce() {
+    const long N = (long)rd(), C = (long)rd(), S = (long)rd();
+    const int G = (int)rd();
+    (void)rd();  // U, fixed by the template
+    const long long ignore = (long long)rd();
+    const double eps = rd();
+    const bool has_w = rd() != 0;
+    const int reduction = (int)rd();
+    const long R = N * S;
+    std::vector<A> x(N * C * S), w(C, A(1));
+    std::vector<long long> t(R);
+    for (auto& v : x) v = (A)rd();
+    for (auto& v : t) v = (long long)rd();
+    if (has_w) for (auto& v : w) v = (A)rd();
+    std::vector<A> g(reduction == GG_NONE ? R : 1);
+    for (auto& v : g) v = (A)rd();
+    const bool smoothing = eps != 0.0;
+    A W = A(0);
+    for (long c = 0; c < C; ++c) W += w[c];
+    if (!has_w) W = A(C);
+
+    std::vector<A> lse(R), loss(R, A(0));
+    A total = A(0), den = A(0);
+    for (long r = 0; r < R; ++r) {
+        const long n = r / S, base = n * C * S + (r - n * S);
+        std::vector<std::pair<A, A>> lanes(G);
+        std::vector<A> swx(G, A(0));
+        for (int lane = 0; lane < G; ++lane) {
+            A m, s;
+            lse_init(m, s);
+            for (long c0 = lane; c0 < C; c0 += (long)G * U) {
+                A v[U];
+                for (int k = 0; k < U; ++k) {
+                    const long c = c0 + (long)k * G;
+                    v[k] = c < C ? x[base + c * S] : -lim<A>::inf();
+                    if (smoothing && c < C) swx[lane] += (has_w ? w[c] : A(1)) * v[k];
+                }
+                lse_push(m, s, v);
+            }
+            lanes[lane] = {m, s};
+        }
+        const std::pair<A, A> ms = group_lse(lanes);
+        const A sw = smoothing ? group_sum(swx) : A(0);
+        lse[r] = lse_value(ms.first, ms.second);
+        if (t[r] == ignore) continue;
+        const A w_t = has_w ? w[t[r]] : A(1);
+        loss[r] = ce_row_loss(lse[r], x[base + t[r] * S], w_t, A(1.0 - eps), A(eps / C),
+                              smoothing, W, sw);
+        total += loss[r];
+        den += w_t;
+    }
+    std::vector<A> gx(N * C * S, A(0));
+    for (long r = 0; r < R; ++r) {
+        if (t[r] == ignore) continue;
+        const long n = r / S, base = n * C * S + (r - n * S);
+        const A scale = ce_row_scale(g[reduction == GG_NONE ? r : 0], den, reduction);
+        const ce_coef<A> k = ce_row_coef(scale, has_w ? w[t[r]] : A(1), A(1.0 - eps),
+                                         A(eps / C), W);
+        for (long c = 0; c < C; ++c) {
+            const A sw = smoothing ? k.smooth * (has_w ? w[c] : A(1)) : A(0);
+            gx[base + c * S] = ce_grad(x[base + c * S], lse[r], k, c == t[r], sw);
+        }
+    }
+    for (A v : lse) wr(v);
+    for (A v : loss) wr(v);
+    wr(reduction == GG_NONE ? A(0) : ce_reduce(total, den, reduction));
+    wr(den);
+    for (A v : gx) wr(v);
+    return 0;
+}
+
+template <class A>
+static int run(const char* op) {
+    if (!std::strcmp(op, "sigmoid")) {
+        const long n = (long)rd();
+        std::vector<A> x(n);
+        for (auto& v : x) v = (A)rd();
+        for (A v : x) wr(sigmoid(v));
+        return 0;
+    }
+    if (!std::strcmp(op, "sigmoid_grad")) {
+        const long n = (long)rd();
+        std::vector<A> y(n), gy(n);
+        for (auto& v : y) v = (A)rd();
+        for (auto& v : gy) v = (A)rd();
+        for (long i = 0; i < n; ++i) wr(sigmoid_grad(y[i], gy[i]));
+        return 0;
+    }
+    // the kernels unroll by 16 bytes of storage: 4 floats, 2 doubles
+    if (!std::strcmp(op, "ce")) return sizeof(A) == 4 ? ce<A, 4>() : ce<A, 2>();
+    return 2;
+}
+
+int main(int argc, char** argv) {
+    if (argc != 3) return 2;
+    try {
+        return !std::strcmp(argv[2], "float32") ? run<float>(argv[1]) : run<double>(argv[1]);
+    } catch (int) {
+        std::fprintf(stderr, "bad input\n");
+        return 3;
+    }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def host_program(tmp_path_factory):
+    d = tmp_path_factory.mktemp("host")
+    src = d / "host_math.cu"
+    src.write_text(HOST_PROGRAM)
+    exe = d / "host_math"
+    p = subprocess.run([NVCC, "-x", "cu", "-O2", "--std=c++17", "-I", str(KERNELS),
+                        str(src), "-o", str(exe)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, f"host compile of gpugrad_math.cuh failed:\n{p.stderr}"
+
+    def run(op, dtype, *values):
+        text = " ".join(repr(float(v)) for v in np.concatenate(
+            [np.ravel(np.asarray(v, dtype=np.float64)) for v in values]))
+        r = subprocess.run([str(exe), op, dtype], input=text, capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr
+        return np.array([float(v) for v in r.stdout.split()])
+    return run
+
+
+TOL = {"float32": dict(rtol=2e-6, atol=0.0), "float64": dict(rtol=1e-14, atol=0.0)}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sigmoid_matches_cpu(host_program, dtype):
+    rng = np.random.default_rng(0)
+    x = np.concatenate([[-1e4, -100.0, -30.0, -1e-3, 0.0, 1e-3, 30.0, 100.0, 1e4],
+                        rng.standard_normal(1000) * 8]).astype(dtype)
+    y = host_program("sigmoid", dtype, [x.size], x)
+    ref = cpu.sigmoid_forward(x)
+    assert np.isfinite(y).all()
+    np.testing.assert_allclose(y, ref, **TOL[dtype])
+    assert y[0] == 0 and y[4] == 0.5 and y[8] == 1
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sigmoid_grad_matches_cpu(host_program, dtype):
+    rng = np.random.default_rng(1)
+    y = cpu.sigmoid_forward(rng.standard_normal(1000).astype(dtype) * 6)
+    gy = rng.standard_normal(1000).astype(dtype)
+    gx = host_program("sigmoid_grad", dtype, [y.size], y, gy)
+    np.testing.assert_allclose(gx, cpu.sigmoid_backward(y, gy), **TOL[dtype])
+
+
+def _ce_case(rng, N, C, S, dtype, weighted, ignore, scale=1.0):
+    x = (rng.standard_normal((N, C, S)) * scale).astype(dtype)
+    t = rng.integers(0, C, (N, S))
+    if ignore:
+        t.flat[:: 3] = -100
+    w = rng.uniform(0.2, 2.0, C).astype(dtype) if weighted else None
+    return x, t, w
+
+
+def _run_ce(host_program, dtype, x, t, w, eps, reduction, g, G):
+    N, C, S = x.shape
+    U = 16 // np.dtype(dtype).itemsize
+    red = {"none": 0, "sum": 1, "mean": 2}[reduction]
+    parts = [[N, C, S, G, U, -100, eps, w is not None, red], x, t]
+    if w is not None:
+        parts.append(w)
+    parts.append(g)
+    out = host_program("ce", dtype, *parts)
+    R = N * S
+    lse, loss, rest = out[:R].reshape(N, S), out[R:2 * R].reshape(N, S), out[2 * R:]
+    return lse, loss, rest[0], rest[1], rest[2:].reshape(N, C, S)
+
+
+def _ce_tol(dtype, x):
+    """Tolerances for lse and losses, whose rounding scales with the logits; the
+    gradient (probabilities times per-row factors) is compared at the unit scale."""
+    rtol = {"float32": 3e-6, "float64": 1e-13}[dtype]
+    return dict(rtol=rtol, atol=rtol * max(1.0, np.abs(x).max())), dict(rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("ignore", [False, True], ids=["all-kept", "some-ignored"])
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+@pytest.mark.parametrize("shape,G", [((5, 2, 1), 1), ((4, 3, 1), 1), ((6, 37, 1), 8),
+                                     ((3, 1000, 1), 32), ((2, 5000, 1), 256),
+                                     ((3, 7, 5), 1), ((2, 64, 3), 32)],
+                         ids=lambda v: str(v))
+def test_softmax_cross_entropy_matches_cpu(host_program, dtype, weighted, ignore, eps, shape, G):
+    rng = np.random.default_rng(hash((shape, G, weighted, ignore, eps)) % 2**32)
+    x, t, w = _ce_case(rng, *shape, dtype, weighted, ignore)
+    tol, gtol = _ce_tol(dtype, x)
+    for reduction in ("none", "sum", "mean"):
+        N, _, S = x.shape
+        g = (rng.standard_normal((N, S)) if reduction == "none" else np.array(0.7)).astype(dtype)
+        lse, loss, out, den, gx = _run_ce(host_program, dtype, x, t, w, eps, reduction, g, G)
+        ref_loss, ref_lse, ref_den = cpu.softmax_cross_entropy_forward(
+            x, t, w, -100, eps, reduction)
+        ref_gx = cpu.softmax_cross_entropy_backward(
+            x, t, ref_lse, g, ref_den, w, -100, eps, reduction)
+        np.testing.assert_allclose(lse, ref_lse, **tol)
+        np.testing.assert_allclose(den, ref_den, **tol)
+        if reduction == "none":
+            np.testing.assert_allclose(loss, ref_loss, **tol)
+        else:
+            np.testing.assert_allclose(out, ref_loss, **tol)
+        np.testing.assert_allclose(gx, ref_gx, **gtol)
+
+
+@pytest.mark.parametrize("G", [1, 32, 256])
+def test_softmax_cross_entropy_large_logits_finite(host_program, G):
+    """Logits of magnitude 1e4 in float32: no overflow to inf or NaN anywhere."""
+    rng = np.random.default_rng(7)
+    x, t, w = _ce_case(rng, 4, 300, 1, "float32", True, False, scale=1e4)
+    lse, loss, out, den, gx = _run_ce(host_program, "float32", x, t, w, 0.1, "mean",
+                                      np.array(1.0, np.float32), G)
+    assert np.isfinite(lse).all() and np.isfinite(loss).all() and np.isfinite(out)
+    assert np.isfinite(gx).all()
+    ref_loss, ref_lse, _ = cpu.softmax_cross_entropy_forward(x, t, w, -100, 0.1, "mean")
+    np.testing.assert_allclose(lse, ref_lse, rtol=1e-6)
+    np.testing.assert_allclose(out, ref_loss, rtol=1e-4)
+
+
+def test_softmax_cross_entropy_all_ignored(host_program):
+    """den = 0: the mean is NaN (as in PyTorch) and the gradient is exactly 0."""
+    x = np.random.default_rng(3).standard_normal((3, 4, 1)).astype(np.float32)
+    t = np.full((3, 1), -100)
+    lse, loss, out, den, gx = _run_ce(host_program, "float32", x, t, None, 0.0, "mean",
+                                      np.array(1.0, np.float32), 4)
+    assert den == 0 and np.isnan(out) and (gx == 0).all() and (loss == 0).all()
