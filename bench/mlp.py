@@ -1,0 +1,101 @@
+"""One MLP training step, written three times with the same math.
+
+logits = sigmoid(X W1 + b1) W2 + b2; loss = mean softmax-cross-entropy (stable,
+via log-sum-exp); backward; SGD p -= lr * g. The hand-written version is
+generic over the array module, so it is the NumPy floor on the CPU and the
+composed-CuPy contender on CUDA. Every contender gets its own copy of the same
+initial parameters and reads the same X and labels.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+LR = 0.01
+
+
+def make_data(batch, sizes, seed=0):
+    """Host arrays: X (batch, d0) float32, labels int64, params [W1, b1, W2, b2]."""
+    rng = np.random.default_rng(seed)
+    d_in, hidden, classes = sizes
+    X = rng.standard_normal((batch, d_in), dtype=np.float32)
+    y = rng.integers(0, classes, batch, dtype=np.int64)
+    params = [
+        (rng.standard_normal((d_in, hidden), dtype=np.float32) / np.sqrt(d_in)).astype(np.float32),
+        (0.1 * rng.standard_normal(hidden, dtype=np.float32)).astype(np.float32),
+        (rng.standard_normal((hidden, classes), dtype=np.float32) / np.sqrt(hidden)).astype(np.float32),
+        (0.1 * rng.standard_normal(classes, dtype=np.float32)).astype(np.float32),
+    ]
+    return X, y, params
+
+
+def handwritten_step(xp, X, y, params, lr=LR):
+    """The floor for any engine over xp: no graph, no checks, the same passes
+    gpugrad's backend makes (sigmoid in place, softmax-CE backward from lse)."""
+    W1, b1, W2, b2 = params
+    n = X.shape[0]
+    h = X @ W1
+    h += b1
+    xp.negative(h, out=h)
+    xp.exp(h, out=h)
+    h += 1
+    xp.reciprocal(h, out=h)
+    z = h @ W2
+    z += b2
+    m = z.max(axis=1, keepdims=True)
+    lse = xp.log(xp.exp(z - m).sum(axis=1)) + m[:, 0]
+    rows = xp.arange(n)
+    loss = (lse - z[rows, y]).mean()
+
+    gz = xp.exp(z - lse[:, None])
+    inv_n = np.float32(1.0 / n)
+    gz *= inv_n
+    gz[rows, y] -= inv_n
+    gW2 = h.T @ gz
+    gb2 = gz.sum(axis=0)
+    gh = gz @ W2.T
+    ga = 1 - h
+    ga *= h
+    ga *= gh
+    gW1 = X.T @ ga
+    gb1 = ga.sum(axis=0)
+    for p, g in zip(params, (gW1, gb1, gW2, gb2)):
+        p -= lr * g
+    return loss
+
+
+def gpugrad_step(gg, X, y, params, lr=LR):
+    """The optimizer step as the README teaches it: in place under no_grad."""
+    W1, b1, W2, b2 = params
+    h = gg.sigmoid(X @ W1 + b1)
+    loss = gg.softmax_cross_entropy(h @ W2 + b2, y)
+    loss.backward()
+    with gg.no_grad():
+        for p in params:
+            p -= lr * p.grad
+            p.grad = None
+    return loss
+
+
+def gpugrad_step_raw_update(gg, X, y, params, lr=LR):
+    """Same forward/backward, SGD on the raw arrays: separates the engine's
+    forward+backward cost from the cost of its in-place Tensor update."""
+    W1, b1, W2, b2 = params
+    h = gg.sigmoid(X @ W1 + b1)
+    loss = gg.softmax_cross_entropy(h @ W2 + b2, y)
+    loss.backward()
+    for p in params:
+        p.data -= lr * p.grad.data
+        p.grad = None
+    return loss
+
+
+def torch_step(torch, X, y, params, lr=LR):
+    W1, b1, W2, b2 = params
+    h = torch.sigmoid(X @ W1 + b1)
+    loss = torch.nn.functional.cross_entropy(h @ W2 + b2, y)
+    loss.backward()
+    with torch.no_grad():
+        for p in params:
+            p -= lr * p.grad
+            p.grad = None
+    return loss
