@@ -99,8 +99,8 @@ def test_mse_loss_vs_torch(device, rng, reduction):
             lambda a, b: F.mse_loss(a, b, reduction=reduction), both(rng, (4, 3), (4, 3)))
 
 
-@pytest.mark.parametrize("reduction,weighted,pos", itertools.product(
-    ["mean", "sum", "none"], [False, True], [False, True]))
+@pytest.mark.parametrize("reduction,weighted,pos", list(itertools.product(
+    ["mean", "sum", "none"], [False, True], [False, True])))
 def test_bce_with_logits_vs_torch(device, rng, reduction, weighted, pos):
     x, t = both(rng, (5, 3), (5, 3))
     x *= 10  # include large logits
