@@ -296,3 +296,33 @@ def test_to_cuda_and_back_carries_the_gradient():
     (y * y).sum().to("cpu").backward()
     assert x.grad.device == gg.device("cpu") and x.grad.numpy().tolist() == [2, 4]
     assert gg.gradcheck(lambda t: (t.to("cuda") ** 2).to("cpu"), [x])
+
+
+def test_dlpack_with_torch_cpu_is_zero_copy():
+    torch = pytest.importorskip("torch")
+    t = torch.arange(4, dtype=torch.float32)
+    g = gg.from_dlpack(t)
+    assert g.data.ctypes.data == t.data_ptr() and g.dtype == gg.float32
+    back = torch.from_dlpack(g)
+    assert back.data_ptr() == t.data_ptr()
+
+
+@pytest.mark.gpu
+@cuda_only
+def test_dlpack_with_cupy_and_torch_on_cuda_is_zero_copy():
+    import cupy
+    a = cupy.arange(6, dtype=cupy.float32)
+    g = gg.from_dlpack(a)
+    assert str(g.device) == "cuda:0" and g.data.data.ptr == a.data.ptr
+    assert cupy.from_dlpack(g).data.ptr == a.data.ptr
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("this PyTorch has no CUDA")
+    t = torch.arange(6, dtype=torch.float32, device="cuda")
+    g = gg.from_dlpack(t)
+    assert g.data.data.ptr == t.data_ptr()
+    assert torch.from_dlpack(g).data_ptr() == t.data_ptr()
+    # and it is a real tensor: gradients flow through ops on it
+    x = gg.from_dlpack(t.double()).requires_grad_()
+    (x * x).sum().backward()
+    assert np.allclose(x.grad.numpy(), 2 * np.arange(6))
