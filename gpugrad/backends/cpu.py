@@ -66,18 +66,27 @@ class CPUBackend:
     # and the mean divides by den = sum of w_t over non-ignored rows, which is
     # PyTorch's definition for every option combination.
     @staticmethod
-    def _targets(x, t, weight, ignore_index, op=None):
-        """Validity mask, labels safe to index with, and each row's class weight.
+    def _targets(x, t, weight, ignore_index, check=False):
+        """(valid, tt, w_t): the mask of kept rows, labels safe to index with,
+        and each row's class weight.
 
-        With op given, labels are checked (the forward); the backward trusts them.
+        When every label is a class and none is ignored (the usual case),
+        valid is None and w_t is None without a weight: no masks to apply.
+        Labels are checked only when asked (the forward; the backward trusts it).
         """
         C = x.shape[1]
+        if t.size:
+            lo, hi = t.min(), t.max()
+            if 0 <= lo and hi < C and not lo <= ignore_index <= hi:
+                return None, t, None if weight is None else weight[t]
         valid = t != ignore_index
-        bad = valid & ((t < 0) | (t >= C)) if op else None
-        if op and bad.any():
-            raise ValueError(
-                f"{op}: label {int(t[bad].flat[0])} is outside [0, {C}) for logits of "
-                f"shape {tuple(x.shape)} and is not ignore_index ({ignore_index})")
+        if check:
+            bad = valid & ((t < 0) | (t >= C))
+            if bad.any():
+                raise ValueError(
+                    f"softmax_cross_entropy: label {int(t[bad].flat[0])} is outside [0, {C}) "
+                    f"for logits of shape {tuple(x.shape)} and is not ignore_index "
+                    f"({ignore_index})")
         tt = np.where(valid, t, 0)
         w_t = valid.astype(x.dtype) if weight is None else weight[tt] * valid
         return valid, tt, w_t
@@ -97,24 +106,28 @@ class CPUBackend:
         if weight is not None:
             weight = weight.astype(cdt, copy=False)
         N, C, S = x.shape
-        valid, tt, w_t = self._targets(x, t, weight, ignore_index,
-                                       "softmax_cross_entropy")
+        valid, tt, w_t = self._targets(x, t, weight, ignore_index, check=True)
         m = x.max(axis=1)
         e = x - m[:, None, :]
         np.exp(e, out=e)
         lse = np.log(e.sum(axis=1))
         lse += m
         del e
-        x_t = x[np.arange(N)[:, None], tt, np.arange(S)]
-        loss = lse - x_t
-        loss *= w_t * (1 - label_smoothing)
+        loss = lse - x[np.arange(N)[:, None], tt, np.arange(S)]
+        if w_t is not None:
+            loss *= w_t if not label_smoothing else w_t * (1 - label_smoothing)
+        elif label_smoothing:
+            loss *= 1 - label_smoothing
         if label_smoothing:
             if weight is None:
                 smooth = C * lse - x.sum(axis=1)
             else:
                 smooth = weight.sum() * lse - np.einsum("ncs,c->ns", x, weight)
-            loss += (label_smoothing / C) * smooth * valid
-        den = w_t.sum()
+            smooth *= label_smoothing / C
+            loss += smooth if valid is None else smooth * valid
+        # den keeps the compute dtype: in float16 a weight sum over more than
+        # 65504 rows is inf, and the mean's gradient would silently be zero.
+        den = np.asarray(N * S if w_t is None else w_t.sum(), dtype=cdt)
         if reduction == "none":
             out = loss
         elif reduction == "sum":
@@ -122,9 +135,7 @@ class CPUBackend:
         else:
             # 0/0 (every target ignored) is NaN, as in PyTorch.
             out = loss.sum() / den if den else np.asarray(np.nan)
-        # den keeps the compute dtype: in float16 a weight sum over more than
-        # 65504 rows is inf, and the mean's gradient would silently be zero.
-        return (np.asarray(out, dtype=out_dtype), lse.astype(out_dtype), np.asarray(den))
+        return np.asarray(out, dtype=out_dtype), lse.astype(out_dtype, copy=False), den
 
     def softmax_cross_entropy_backward(self, x, t, lse, g, den, weight,
                                        ignore_index, label_smoothing, reduction):
@@ -145,19 +156,24 @@ class CPUBackend:
         if reduction == "mean":
             # den is 0 only when every row is ignored: their gradient is 0 below.
             g = g / den.astype(cdt) if den else np.zeros_like(g)
-        # Ignored rows get exactly zero, also when g/den is inf (all ignored).
-        scale = np.where(valid, g, 0).astype(cdt, copy=False)
-        W = C if weight is None else weight.sum()
-        hot = scale * w_t * (1 - eps)
-        a = hot + scale * (eps / C * W)
+        # scale_r: 0-d for 'mean'/'sum' when no row is ignored, else one per row;
+        # ignored rows get exactly zero, also when g/den is inf (all ignored).
+        scale = g if valid is None else np.where(valid, g, 0).astype(cdt, copy=False)
+        hot = scale * (1 - eps) if w_t is None else scale * w_t * (1 - eps)
+        a = hot + scale * (eps / C * (C if weight is None else weight.sum())) if eps else hot
         gx = x - lse[:, None, :]
         np.exp(gx, out=gx)
-        gx *= a[:, None, :]
-        gx[np.arange(N)[:, None], tt, np.arange(S)[None, :]] -= hot
+        gx *= _per_row(a)
+        gx[np.arange(N)[:, None], tt, np.arange(S)] -= hot
         if eps:
-            smooth = (scale * (eps / C))[:, None, :]
+            smooth = _per_row(scale * (eps / C))
             gx -= smooth if weight is None else smooth * weight[None, :, None]
         return gx.astype(out_dtype, copy=False)
+
+
+def _per_row(a):
+    """A per-row value (N, S) broadcast over classes; a 0-d one as it is."""
+    return a[:, None, :] if a.ndim else a
 
 
 def make(index):
