@@ -10,6 +10,7 @@ value fed several consumers.
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 
 __all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled",
@@ -403,11 +404,13 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
             if node_pos is not None:
                 for idx, pos in node_pos.get(node, ()):
                     results[pos] = grads[idx]
-            if (grads[0] is None and grads.count(None) == len(grads)) or \
+            # `is None`, never `in`/`count`: those compare with ==, which for a
+            # Tensor is an elementwise op (and on CUDA an error).
+            if (grads[0] is None and all(g is None for g in grads)) or \
                     (results is not None and not useful(node)):
                 gin = (None,) * len(node._next)
             else:
-                if node._n_out > 1 and None in grads:
+                if node._n_out > 1 and any(g is None for g in grads):
                     grads = [g if g is not None else
                              _wrap(node.backend.xp.zeros(shape, dtype), node.backend)
                              for g, (shape, dtype) in zip(grads, node._out_meta)]
@@ -475,6 +478,22 @@ def _output_hooks(node, grads, fill_retained):
                 t.grad = g if t.grad is None else t.grad + g
 
 
+def _private(arr, seen_arrays):
+    """Whether arr's memory is reachable from nothing but this gradient.
+
+    A rule may hand the same array to several inputs (seen_arrays). A view is
+    private when its base is referenced by this view alone: the reshape of a
+    rule's fresh result (softmax_cross_entropy's gradient, say), which would
+    otherwise cost a copy the size of the logits. Views collapse to the owning
+    array in NumPy and CuPy, so two views of one base count each other.
+    """
+    base = arr.base
+    if base is None:
+        return id(arr) not in seen_arrays
+    # References to base: the view, the local name, getrefcount's argument.
+    return id(base) not in seen_arrays and sys.getrefcount(base) <= 3
+
+
 def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays):
     for leaf, g in leaf_grads.values():
         if leaf._hooks:
@@ -488,9 +507,10 @@ def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays):
             continue
         if not create_graph:
             arr = g._data
-            # A rule may hand the same array (or a view of it) to several
-            # inputs; a .grad must own its memory so in-place use is safe.
-            if id(arr) in seen_arrays or arr.base is not None:
+            # A .grad must own its memory, so in-place use is safe: copy unless
+            # it is provably private (PyTorch's AccumulateGrad steals on the same
+            # kind of reference count).
+            if not _private(arr, seen_arrays):
                 g = _wrap(arr.copy(), g._backend)
             seen_arrays.add(id(g._data))
         leaf.grad = g if leaf.grad is None else leaf.grad + g

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import gpugrad as gg
+from gpugrad.autograd import _wrap
 from tests.conftest import rand
 
 
@@ -81,6 +82,55 @@ def test_grad_of_shared_array_is_not_aliased(device):
     assert x.grad.data is not y.grad.data
     x.grad += 1  # must not touch y.grad
     assert y.grad.item() == 1
+
+
+class _TwoViews(gg.Function):
+    """Hands each input a view of one fresh array: the engine may take neither."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        both = ctx.backend.xp.stack([g._data, g._data])
+        return _wrap(both[0], ctx.backend), _wrap(both[1], ctx.backend)
+
+
+def test_views_of_one_array_are_not_aliased(device):
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64, device=device, requires_grad=True)
+    y = gg.tensor([3.0, 4.0], dtype=gg.float64, device=device, requires_grad=True)
+    _TwoViews.apply(x, y).sum().backward()
+    x.grad += 1
+    assert x.grad.numpy().tolist() == [2, 2] and y.grad.numpy().tolist() == [1, 1]
+
+
+def test_view_of_a_live_array_is_copied(device):
+    kept = {}
+
+    class Leak(gg.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            kept["arr"] = ctx.backend.xp.ones((1, 2), g.dtype)  # someone else holds the base
+            return _wrap(kept["arr"].reshape(2), ctx.backend)
+
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64, device=device, requires_grad=True)
+    Leak.apply(x).sum().backward()
+    x.grad += 1
+    assert float(kept["arr"].sum()) == 2.0  # untouched by the in-place update
+
+
+def test_private_view_becomes_grad_without_a_copy(device, rng):
+    # softmax_cross_entropy's gradient is a reshape of the kernel's fresh (N, C, 1)
+    # array; nothing else references it, so .grad takes it as it is: one logits-sized
+    # buffer per backward, not two.
+    x = rand(rng, (6, 5), device)
+    gg.softmax_cross_entropy(x, gg.tensor([0, 1, 2, 3, 4, 0], device=device)).backward()
+    assert x.grad.data.base is not None and x.grad.data.base.shape == (6, 5, 1)
 
 
 def test_only_inputs_that_require_grad_get_one(device, rng, monkeypatch):
