@@ -85,6 +85,49 @@ def test_sigmoid_matches_cpu(be, dtype, n):
     close(gx, cpu.sigmoid_backward(host(y), gy), dtype)
 
 
+# ---- matmul: cuBLAS called directly for 2-D operands -------------------------------------
+LAYOUTS = {"C": lambda a: a, "F (a transpose)": lambda a: cupy.asfortranarray(a),
+           "strided (cupy's path)": lambda a: cupy.repeat(a, 2, axis=1)[:, ::2]}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("la", list(LAYOUTS))
+@pytest.mark.parametrize("lb", list(LAYOUTS))
+@pytest.mark.parametrize("mkn", [(7, 5, 3), (1, 9, 1), (64, 1, 33), (130, 257, 65)])
+def test_matmul_matches_numpy_for_every_layout(be, dtype, la, lb, mkn):
+    rng = np.random.default_rng(sum(mkn))
+    m, k, n = mkn
+    a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+    A, B = LAYOUTS[la](dev(a.astype(dtype))), LAYOUTS[lb](dev(b.astype(dtype)))
+    assert A.shape == (m, k) and B.shape == (k, n)
+    got = be.matmul(A, B)
+    assert got.dtype == dtype and got.shape == (m, n) and got.flags.c_contiguous
+    want = a.astype(dtype).astype(np.float64) @ b.astype(dtype).astype(np.float64)
+    close(got, want, dtype, scale=np.sqrt(k) * (8 if dtype == np.float16 else 1))
+
+
+def test_matmul_edge_shapes_fall_back_to_cupy(be):
+    z = be.matmul(cupy.ones((3, 0), np.float32), cupy.ones((0, 4), np.float32))
+    assert z.shape == (3, 4) and float(abs(z).max()) == 0
+    v = be.matmul(cupy.ones((2, 3)), cupy.arange(3.0))  # 1-D right operand
+    assert host(v).tolist() == [3.0, 3.0]
+    with pytest.raises(ValueError):
+        be.matmul(cupy.ones((2, 3), np.float32), cupy.ones((4, 2), np.float32))
+
+
+def test_matmul_runs_on_the_current_stream(be):
+    # a2 is still being written on s when the product is queued: run anywhere but
+    # on s, the GEMM would read it unfinished.
+    a = dev(np.random.default_rng(1).standard_normal((2048, 2048)).astype(np.float32) / 45)
+    s = cupy.cuda.Stream(non_blocking=True)
+    with s:
+        a2 = a @ a
+        out = be.matmul(a2, a)
+        ref = a2 @ a
+    s.synchronize()
+    close(out, host(ref), np.float32, scale=4)
+
+
 VIEWS = {"strided": lambda a: a[:, ::2], "transposed": lambda a: a.T,
          "misaligned": lambda a: a.reshape(-1)[1:], "0-d": lambda a: a[3, 5]}
 

@@ -41,6 +41,9 @@ class CPUBackend:
     def synchronize(self):
         pass
 
+    def matmul(self, a, b):
+        return a @ b
+
     # ---- fused sigmoid ------------------------------------------------
     def sigmoid_forward(self, x):
         # 1/(1+exp(-x)) keeps full relative precision for x << 0, where the

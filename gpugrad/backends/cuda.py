@@ -10,6 +10,7 @@ where a bad softmax_cross_entropy label, found by the kernel, is reported.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from pathlib import Path
@@ -21,6 +22,7 @@ from ..cuda import CUDAUnavailableError, unavailable_reason
 
 try:
     import cupy
+    from cupy_backends.cuda.libs import cublas as _cublas
 except Exception as e:  # missing or broken CuPy: say which and how to fix it
     raise CUDAUnavailableError(unavailable_reason() or f"CuPy failed to import: {e}") from e
 
@@ -70,6 +72,29 @@ def kernel_source(name: str) -> str:
     return expand(root / name)
 
 
+# ---- matrix products ---------------------------------------------------------------
+# cupy.matmul spends 25-35 us of host time per call before cuBLAS runs (measured on
+# an H100 host, bench/launch_costs.py), several times the GEMM itself at MLP sizes.
+# 2-D float32/float64 products of C- or F-contiguous operands (every matmul an MLP's
+# forward and backward make) call cuBLAS directly instead; anything else is cupy's.
+_GEMM = {np.dtype(np.float32): _cublas.sgemm, np.dtype(np.float64): _cublas.dgemm}
+# alpha = 1, beta = 0 as host scalars (CuPy leaves its handles in host pointer mode),
+# kept alive here with their addresses.
+_ONE_ZERO = {dt: (np.ones(1, dt), np.zeros(1, dt)) for dt in _GEMM}
+_SCALARS = {dt: (one.ctypes.data, zero.ctypes.data) for dt, (one, zero) in _ONE_ZERO.items()}
+
+
+def _gemm_operand(a):
+    """(transpose flag, leading dimension) that make cuBLAS's column-major view of
+    a's memory read as a.T, or None when a is neither C- nor F-contiguous."""
+    r, c = a.shape
+    if a._c_contiguous:
+        return _cublas.CUBLAS_OP_N, max(c, 1)
+    if a._f_contiguous:
+        return _cublas.CUBLAS_OP_T, max(r, 1)
+    return None
+
+
 # ---- launch shapes ---------------------------------------------------------------
 _STREAM_THREADS = 256
 _FINISH_THREADS = 512
@@ -92,7 +117,8 @@ def _row_layout(C: int, S: int, R: int) -> tuple[int, int]:
 
 def _contiguous(a):
     # cupy.ascontiguousarray turns 0-d into 1-d; a 0-d array is contiguous anyway.
-    return a if a.flags.c_contiguous else cupy.ascontiguousarray(a)
+    # _c_contiguous (public since CuPy 1) skips building a flags object per call.
+    return a if a._c_contiguous else cupy.ascontiguousarray(a)
 
 
 class CUDABackend:
@@ -104,6 +130,10 @@ class CUDABackend:
         kernel_dir()  # a broken install fails when the device is asked for, not mid-training
         self.device = Device("cuda", index)
         self._dev = cupy.cuda.Device(index)
+        # Entering the device costs a driver query per call; with one GPU it is
+        # always the current one, so the fused ops skip it (host cost per op).
+        self._ctx = (self._dev if cupy.cuda.runtime.getDeviceCount() > 1
+                     else contextlib.nullcontext())
         self._kernels: dict[tuple[str, np.dtype], dict[str, object]] = {}
         self.compile_count = 0  # modules built by this backend: tests check the cache
         with self._dev:
@@ -122,27 +152,35 @@ class CUDABackend:
     # ---- kernels ----------------------------------------------------------
     def kernels(self, file: str, dtype) -> dict:
         """The compiled kernels of one source file for one dtype, built on first use."""
-        dtype = np.dtype(dtype)
-        found = self._kernels.get((file, dtype))
+        found = self._kernels.get((file, dtype))  # ops pass array.dtype: one lookup
         if found is None:
-            ctype = _CTYPE.get(dtype)
-            if ctype is None:
-                raise TypeError(f"{file[:-3]}: the CUDA kernels take float16, float32 or "
-                                f"float64, got {dtype}")
-            names = [f"{k}<{ctype}>" for k in _KERNELS[file]]
-            module = cupy.RawModule(code=kernel_source(file), options=_OPTIONS,
-                                    name_expressions=names)
-            with self._dev:
-                found = {k: module.get_function(n) for k, n in zip(_KERNELS[file], names)}
-            self._kernels[(file, dtype)] = found
-            self.compile_count += 1
+            dtype = np.dtype(dtype)
+            found = self._kernels.get((file, dtype)) or self._build(file, dtype)
+        return found
+
+    def _build(self, file, dtype):
+        ctype = _CTYPE.get(dtype)
+        if ctype is None:
+            raise TypeError(f"{file[:-3]}: the CUDA kernels take float16, float32 or "
+                            f"float64, got {dtype}")
+        names = [f"{k}<{ctype}>" for k in _KERNELS[file]]
+        module = cupy.RawModule(code=kernel_source(file), options=_OPTIONS,
+                                name_expressions=names)
+        with self._dev:
+            found = {k: module.get_function(n) for k, n in zip(_KERNELS[file], names)}
+        self._kernels[(file, dtype)] = found
+        self.compile_count += 1
         return found
 
     def _stream(self, kernel, n: int, arrays) -> None:
         """Launch an elementwise kernel(arrays..., n, vec) over n elements."""
         if n == 0:
             return
-        vec = all(a.data.ptr % 16 == 0 for a in arrays)
+        vec = True
+        for a in arrays:  # a plain loop: a generator costs a microsecond here
+            if a.data.ptr & 15:
+                vec = False
+                break
         work = -(-n // (16 // arrays[0].itemsize)) if vec else n
         blocks = min(-(-work // _STREAM_THREADS), self._stream_blocks)
         kernel((blocks,), (_STREAM_THREADS,), (*arrays, np.int64(n), np.int32(vec)))
@@ -152,31 +190,51 @@ class CUDABackend:
         return isinstance(obj, cupy.ndarray)
 
     def asarray(self, data, dtype=None):
-        with self._dev:
+        with self._ctx:
             return cupy.asarray(data, dtype=dtype)
 
     def from_numpy(self, a: np.ndarray):
-        with self._dev:
+        with self._ctx:
             return cupy.asarray(a)
 
     def to_numpy(self, a) -> np.ndarray:
-        with self._dev:
+        with self._ctx:
             out = cupy.asnumpy(a)  # waits for the stream: the flag below is final
             self._check_labels()
         return out
 
     def from_dlpack(self, obj):
-        with self._dev:
+        with self._ctx:
             return cupy.from_dlpack(obj)
 
     def scatter_add(self, target, index, values):
         # cupy.add.at is numpy.add.at (what the CPU backend uses); it replaces
         # cupyx.scatter_add, deprecated since CuPy 12.
-        with self._dev:
+        with self._ctx:
             cupy.add.at(target, index, values)
 
+    def matmul(self, a, b):
+        gemm = _GEMM.get(a.dtype)
+        if gemm is None or a.ndim != 2 or b.ndim != 2 or b.dtype != a.dtype:
+            return a @ b
+        (m, k), (k2, n) = a.shape, b.shape
+        if k != k2 or m == 0 or n == 0 or k == 0:
+            return a @ b  # cupy raises the shape error, or makes the zeros
+        opa, opb = _gemm_operand(b), _gemm_operand(a)
+        if opa is None or opb is None:
+            return a @ b
+        # Row-major out (m, n) is column-major out.T (n, m) = b.T @ a.T.
+        alpha, beta = _SCALARS[a.dtype]
+        with self._ctx:
+            out = cupy.empty((m, n), a.dtype)
+            handle = cupy.cuda.device.get_cublas_handle()
+            _cublas.setStream(handle, cupy.cuda.get_current_stream().ptr)
+            gemm(handle, opa[0], opb[0], n, m, k, alpha, b.data.ptr, opa[1],
+                 a.data.ptr, opb[1], beta, out.data.ptr, n)
+        return out
+
     def synchronize(self):
-        with self._dev:
+        with self._ctx:
             self._dev.synchronize()
             self._check_labels()
 
@@ -195,14 +253,14 @@ class CUDABackend:
     # ---- fused sigmoid ----------------------------------------------------
     def sigmoid_forward(self, x):
         k = self.kernels("sigmoid.cu", x.dtype)["sigmoid_forward"]
-        with self._dev:
+        with self._ctx:
             x = _contiguous(x)
             y = cupy.empty(x.shape, x.dtype)
             self._stream(k, x.size, (x, y))
         return y
 
     def sigmoid_backward(self, y, gy):
-        with self._dev:
+        with self._ctx:
             if y.shape != gy.shape:
                 y, gy = cupy.broadcast_arrays(y, gy)
             if y.dtype != gy.dtype:
@@ -246,7 +304,7 @@ class CUDABackend:
                              "have no classes")
         G, block = _row_layout(C, S, R)
         nblocks = -(-R // (block // G))
-        with self._dev:
+        with self._ctx:
             x = _contiguous(x)
             t, t64 = self._labels(t)
             weight, wsum = self._class_weights(weight, dt, label_smoothing)
@@ -276,7 +334,7 @@ class CUDABackend:
         N, C, S = x.shape
         R = N * S
         red = _REDUCTION[reduction]
-        with self._dev:
+        with self._ctx:
             gx = cupy.empty((N, C, S), dt)
             if R == 0 or C == 0:
                 return gx

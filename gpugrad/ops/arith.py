@@ -120,7 +120,7 @@ class MatMul(Function):
         na, nb = ctx.needs_input_grad
         ctx.save_for_backward(a if nb else None, b if na else None)
         ctx.shapes = a._data.shape, b._data.shape
-        return a._data @ b._data
+        return ctx.backend.matmul(a._data, b._data)
 
     @staticmethod
     def backward(ctx, g):
