@@ -368,6 +368,11 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 node_pos.setdefault(t._node, []).append((t._idx, pos))
     buffers = {}     # node -> gradients of its outputs, summed as they arrive
     leaf_grads = {}  # id(leaf) -> [leaf, summed gradient]
+    # Arrays held elsewhere (the caller's seeds, retained .grads, .grads already
+    # filled): a leaf's .grad must not alias them.
+    seen = set()
+    for g in root_grads:
+        _mark(seen, g._data)
 
     def to_leaf(leaf, g):
         if leaf_pos is not None and id(leaf) not in leaf_pos:
@@ -400,7 +405,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
             if grads is None:
                 grads = [None] * node._n_out
             if node._out_hooks is not None or node._retain is not None:
-                _output_hooks(node, grads, results is None)
+                _output_hooks(node, grads, results is None, seen)
             if node_pos is not None:
                 for idx, pos in node_pos.get(node, ()):
                     results[pos] = grads[idx]
@@ -451,15 +456,13 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 deps[target] = d - 1
             if not retain_graph and node._saved is not None:
                 node._saved = _FREED
-        # A seed the caller passed in must not become a leaf's .grad by aliasing.
-        _finish_leaves(leaf_grads, leaf_pos, results, create_graph,
-                       {id(g._data) for g in root_grads})
+        _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen)
         return results
     finally:
         _mode.enabled = prev_mode
 
 
-def _output_hooks(node, grads, fill_retained):
+def _output_hooks(node, grads, fill_retained, seen):
     """Tensor hooks and retain_grad on a node's outputs, once their sum is known."""
     hooks = node._out_hooks
     if hooks:
@@ -475,7 +478,15 @@ def _output_hooks(node, grads, fill_retained):
             t = ref()
             if t is not None and grads[idx] is not None:
                 g = grads[idx].detach()
+                _mark(seen, g._data)  # the gradient flows on: no leaf may take it too
                 t.grad = g if t.grad is None else t.grad + g
+
+
+def _mark(seen, arr):
+    """Record arr (and the array it views) as held by something: a seed, a .grad."""
+    seen.add(id(arr))
+    if arr.base is not None:
+        seen.add(id(arr.base))
 
 
 def _private(arr, seen_arrays):
@@ -512,7 +523,7 @@ def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays):
             # kind of reference count).
             if not _private(arr, seen_arrays):
                 g = _wrap(arr.copy(), g._backend)
-            seen_arrays.add(id(g._data))
+            _mark(seen_arrays, g._data)
         leaf.grad = g if leaf.grad is None else leaf.grad + g
 
 

@@ -84,25 +84,38 @@ def test_grad_of_shared_array_is_not_aliased(device):
     assert y.grad.item() == 1
 
 
-class _TwoViews(gg.Function):
-    """Hands each input a view of one fresh array: the engine may take neither."""
+class _ViewsOfOne(gg.Function):
+    """Hands its two inputs views of one fresh array: two views, or the same view
+    twice. The engine may let at most one leaf keep that memory."""
 
     @staticmethod
-    def forward(ctx, a, b):
+    def forward(ctx, a, b, same):
+        ctx.same = same
         return a + b
 
     @staticmethod
     def backward(ctx, g):
         both = ctx.backend.xp.stack([g._data, g._data])
-        return _wrap(both[0], ctx.backend), _wrap(both[1], ctx.backend)
+        first = _wrap(both[0], ctx.backend)
+        return first, (first if ctx.same else _wrap(both[1], ctx.backend)), None
 
 
-def test_views_of_one_array_are_not_aliased(device):
+@pytest.mark.parametrize("same", [False, True], ids=["two views", "one view twice"])
+def test_views_of_one_array_are_not_aliased(device, same):
     x = gg.tensor([1.0, 2.0], dtype=gg.float64, device=device, requires_grad=True)
     y = gg.tensor([3.0, 4.0], dtype=gg.float64, device=device, requires_grad=True)
-    _TwoViews.apply(x, y).sum().backward()
+    _ViewsOfOne.apply(x, y, same).sum().backward()
     x.grad += 1
     assert x.grad.numpy().tolist() == [2, 2] and y.grad.numpy().tolist() == [1, 1]
+
+
+def test_retained_grad_is_not_aliased_by_a_leaf_grad(device):
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64, device=device, requires_grad=True)
+    y = x + 0.0  # Add hands y's gradient (a fresh array from Mul) on to x unchanged
+    y.retain_grad()
+    (y * 3.0).sum().backward()
+    x.grad += 1
+    assert y.grad.numpy().tolist() == [3, 3] and x.grad.numpy().tolist() == [4, 4]
 
 
 def test_view_of_a_live_array_is_copied(device):
