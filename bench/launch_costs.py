@@ -29,14 +29,14 @@ def per_call(fn, n=20000):
     for _ in range(200):
         fn()
     cp.cuda.Device().synchronize()
-    best = []
+    times = []
     for _ in range(5):
         t = time.perf_counter()
         for _ in range(n // 5):
             fn()
-        best.append((time.perf_counter() - t) / (n // 5) * 1e6)
+        times.append((time.perf_counter() - t) / (n // 5) * 1e6)
         cp.cuda.Device().synchronize()
-    return sorted(best)[2]
+    return sorted(times)[2]  # the median of five
 
 
 def main():

@@ -25,7 +25,7 @@ import cpu_workloads as cw  # noqa: E402
 
 
 class Var:
-    """A bare tape node: value, gradient, parents and a backward closure."""
+    """A bare tape node: value, gradient and a backward closure that knows its input."""
     __slots__ = ("v", "g", "back")
 
     def __init__(self, v, back=None):

@@ -117,7 +117,8 @@ def _row_layout(C: int, S: int, R: int) -> tuple[int, int]:
 
 def _contiguous(a):
     # cupy.ascontiguousarray turns 0-d into 1-d; a 0-d array is contiguous anyway.
-    # _c_contiguous (public since CuPy 1) skips building a flags object per call.
+    # _c_contiguous (a read-only attribute of cupy.ndarray in CuPy 13 and 14, the
+    # versions the extras pin) skips building a flags object per call.
     return a if a._c_contiguous else cupy.ascontiguousarray(a)
 
 
