@@ -26,6 +26,7 @@ OPS: dict[str, type] = {}
 # ---- grad mode ----------------------------------------------------------
 class _Mode(threading.local):
     enabled = True
+    arrays = False  # a backward pass that records nothing is running array rules
 
 
 _mode = _Mode()
@@ -95,6 +96,14 @@ class Function:
     gradient (Tensor or None) per argument of forward. It is written with
     Tensor ops, so with `create_graph=True` it is recorded and can itself be
     differentiated. The instance passed as `ctx` is the graph node.
+
+    A class that sets `array_backward = True` promises a rule that runs on
+    arrays as well as on Tensors (operators, and helpers that accept either).
+    When the backward pass itself is not recorded (create_graph=False), the
+    engine hands such a rule raw arrays, and `saved_tensors` returns arrays
+    too: no Tensor, no node and no dispatch per operation of the rule. With
+    create_graph=True the same rule runs on Tensors and is recorded, so one
+    formula serves first and higher derivatives.
     """
 
     needs_input_grad: tuple = ()
@@ -110,11 +119,15 @@ class Function:
     # gpugrad's own ops compute on arrays in forward, so grad mode need not be
     # switched off around it; a user's forward may use Tensor arithmetic.
     _array_forward = False
+    array_backward = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.__module__.startswith("gpugrad.ops"):
             cls._array_forward = True
+            # gpugrad's rules are written for arrays and Tensors alike unless they opt out.
+            if "array_backward" not in cls.__dict__:
+                cls.array_backward = True
             if not cls.__name__.startswith("_"):  # a leading underscore marks a shared base
                 OPS[cls.__name__] = cls
 
@@ -140,6 +153,7 @@ class Function:
                 "time (or to read saved tensors after they were freed). Saved values "
                 "are released after backward; pass retain_graph=True to the first "
                 "backward() or grad() call if you need to backward twice.")
+        arrays = _mode.arrays and self.array_backward
         out = []
         for i, s in enumerate(saved):
             if s is None:
@@ -147,7 +161,7 @@ class Function:
                 continue
             kind = s[0]
             if kind == _CONST:
-                out.append(_wrap(s[1], self.backend))
+                out.append(s[1] if arrays else _wrap(s[1], self.backend))
                 continue
             if kind == _SCALAR:
                 out.append(s[1])
@@ -162,6 +176,8 @@ class Function:
                     f"expected version {version}. Avoid in-place changes (+=, t[i] = v, "
                     f".data = ...) to tensors used by a pending backward, or clone first.")
             if kind == _IN:
+                out.append(s[1]._data if arrays else s[1])
+            elif arrays:
                 out.append(s[1])
             else:  # an output of this node: rebuilt on demand to avoid a node->output cycle
                 t = _wrap(s[1], self.backend, self, s[4], True)
@@ -355,7 +371,13 @@ def _dependencies(roots, targets):
 
 
 def _run(roots, root_grads, retain_graph, create_graph, targets=None):
-    """The engine. With targets, returns their gradients instead of filling .grad."""
+    """The engine. With targets, returns their gradients instead of filling .grad.
+
+    Without create_graph nothing of the backward pass is recorded, so the
+    gradients flow as raw arrays between rules that accept them
+    (Function.array_backward); they become Tensors only at a hook, a retained
+    .grad, a rule written for Tensors alone, and at the end.
+    """
     deps = _dependencies(roots, targets)
     results = leaf_pos = node_pos = None
     if targets is not None:
@@ -366,6 +388,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 leaf_pos.setdefault(id(t), []).append(pos)
             else:
                 node_pos.setdefault(t._node, []).append((t._idx, pos))
+    arrays = not create_graph
     buffers = {}     # node -> gradients of its outputs, summed as they arrive
     leaf_grads = {}  # id(leaf) -> [leaf, summed gradient]
     # Arrays held elsewhere (the caller's seeds, retained .grads, .grads already
@@ -389,10 +412,12 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                                       (e[1] < 0 and id(e[0]) in leaf_pos))
                    for e in node._next)
 
-    prev_mode = _mode.enabled
-    _mode.enabled = create_graph
+    prev = _mode.enabled, _mode.arrays
+    _mode.enabled, _mode.arrays = create_graph, arrays
     try:
         for r, g in zip(roots, root_grads):
+            if arrays:
+                g = g._data
             if r._node is None:
                 to_leaf(r, g)
             else:
@@ -404,8 +429,9 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
             grads = buffers.pop(node, None)
             if grads is None:
                 grads = [None] * node._n_out
+            backend = node.backend
             if node._out_hooks is not None or node._retain is not None:
-                _output_hooks(node, grads, results is None, seen)
+                _output_hooks(node, grads, results is None, seen, arrays)
             if node_pos is not None:
                 for idx, pos in node_pos.get(node, ()):
                     results[pos] = grads[idx]
@@ -416,11 +442,12 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 gin = (None,) * len(node._next)
             else:
                 if node._n_out > 1 and any(g is None for g in grads):
-                    grads = [g if g is not None else
-                             _wrap(node.backend.xp.zeros(shape, dtype), node.backend)
+                    grads = [g if g is not None else _zeros(backend, shape, dtype, arrays)
                              for g, (shape, dtype) in zip(grads, node._out_meta)]
                 if node._saved is _FREED:
                     node.saved_tensors  # raises the retain_graph error
+                if arrays and not node.array_backward:  # a rule for Tensors only
+                    grads = [None if g is None else _wrap(g, backend) for g in grads]
                 gin = type(node).backward(node, *grads)
                 if type(gin) is not tuple:
                     gin = (gin,)
@@ -433,12 +460,11 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                     continue
                 target, idx, shape = e
                 if g is not None:
-                    if not isinstance(g, Tensor):
-                        g = _wrap(node.backend.asarray(g), node.backend)
-                    if g._data.shape != shape:
+                    g = _as_grad(g, backend, arrays)
+                    if g.shape != shape:
                         raise RuntimeError(
                             f"{type(node).__name__}: backward returned a gradient of shape "
-                            f"{tuple(g._data.shape)} for an input of shape {shape}")
+                            f"{tuple(g.shape)} for an input of shape {shape}")
                     if idx < 0:
                         to_leaf(target, g)
                         continue
@@ -456,28 +482,52 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 deps[target] = d - 1
             if not retain_graph and node._saved is not None:
                 node._saved = _FREED
+        if arrays:
+            for slot in leaf_grads.values():
+                slot[1] = _wrap(slot[1], slot[0]._backend)
+            if results is not None:
+                results = [g if g is None or isinstance(g, Tensor) else _wrap(g, t._backend)
+                           for g, t in zip(results, targets)]
         _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen)
         return results
     finally:
-        _mode.enabled = prev_mode
+        _mode.enabled, _mode.arrays = prev
 
 
-def _output_hooks(node, grads, fill_retained, seen):
+def _as_grad(g, backend, arrays):
+    """A rule's result as what the pass carries: an array of the backend (NumPy
+    hands back 0-d results as scalars), or a Tensor when recording."""
+    if arrays:
+        if isinstance(g, Tensor):
+            return g._data
+        return g if type(g) is backend.array_type else backend.asarray(g)
+    return g if isinstance(g, Tensor) else _wrap(backend.asarray(g), backend)
+
+
+def _zeros(backend, shape, dtype, arrays):
+    z = backend.xp.zeros(shape, dtype)
+    return z if arrays else _wrap(z, backend)
+
+
+def _output_hooks(node, grads, fill_retained, seen, arrays):
     """Tensor hooks and retain_grad on a node's outputs, once their sum is known."""
     hooks = node._out_hooks
     if hooks:
         for idx, fns in hooks.items():
             for fn in fns:
-                if grads[idx] is not None:
-                    r = fn(grads[idx])
+                g = grads[idx]
+                if g is not None:
+                    r = fn(_wrap(g, node.backend) if arrays else g)
                     if r is not None:
-                        grads[idx] = r
+                        grads[idx] = r = _as_grad(r, node.backend, arrays)
+                        _mark(seen, r if arrays else r._data)  # the hook's caller may hold it
     retain = node._retain
     if retain and fill_retained:
         for idx, ref in retain.items():
             t = ref()
-            if t is not None and grads[idx] is not None:
-                g = grads[idx].detach()
+            g = grads[idx]
+            if t is not None and g is not None:
+                g = _wrap(g, node.backend) if arrays else g.detach()
                 _mark(seen, g._data)  # the gradient flows on: no leaf may take it too
                 t.grad = g if t.grad is None else t.grad + g
 
@@ -493,14 +543,18 @@ def _private(arr, seen_arrays):
     """Whether arr's memory is reachable from nothing but this gradient.
 
     A rule may hand the same array to several inputs (seen_arrays). A view is
-    private when its base is referenced by this view alone: the reshape of a
-    rule's fresh result (softmax_cross_entropy's gradient, say), which would
-    otherwise cost a copy the size of the logits. Views collapse to the owning
-    array in NumPy and CuPy, so two views of one base count each other.
+    private when it is the whole of a base referenced by this view alone: the
+    reshape of a rule's fresh result (softmax_cross_entropy's gradient, say),
+    which would otherwise cost a copy the size of the logits. A slice or a
+    broadcast (read-only in NumPy, stride 0 in CuPy) is never a .grad of its
+    own. Views collapse to the owning array in NumPy and CuPy, so two views of
+    one base count each other.
     """
     base = arr.base
     if base is None:
         return id(arr) not in seen_arrays
+    if arr.size != base.size or not getattr(arr.flags, "writeable", True):
+        return False
     # References to base: the view, the local name, getrefcount's argument.
     return id(base) not in seen_arrays and sys.getrefcount(base) <= 3
 
@@ -512,6 +566,7 @@ def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays):
                 r = fn(g)
                 if r is not None:
                     g = r
+                    _mark(seen_arrays, r._data)  # the hook's caller may hold it
         if results is not None:
             for pos in leaf_pos[id(leaf)]:
                 results[pos] = g

@@ -82,9 +82,64 @@ def _operand(op, x, like):
     return as_tensor(x, like, op)
 
 
-def unbroadcast(g: Tensor, shape) -> Tensor:
+# ---- for derivative rules, which run on Tensors or on raw arrays -------------------
+# (see Function.array_backward). Operators and methods that Tensors and arrays
+# share need nothing; these cover the rest.
+def unbroadcast(g, shape):
     """Sum a gradient back down to the shape of the input it belongs to."""
-    if g._data.shape == shape:
+    if g.shape == shape:
         return g
-    from .shape import sum_to
-    return sum_to(g, shape)
+    if isinstance(g, Tensor):
+        from .shape import sum_to
+        return sum_to(g, shape)
+    return sum_to_array(g, shape)
+
+
+def sum_to_array(X, shape):
+    """Sum over the axes that broadcasting added or stretched to reach X.shape."""
+    lead = X.ndim - len(shape)
+    kept = tuple(lead + i for i, s in enumerate(shape) if s == 1 and X.shape[lead + i] != 1)
+    if not kept:  # e.g. a bias gradient: one reduction, no view of a temporary
+        return X.sum(axis=tuple(range(lead)))
+    return X.sum(axis=tuple(range(lead)) + kept, keepdims=True).reshape(shape)
+
+
+def expand(ctx, g, shape):
+    """broadcast_to, for a gradient."""
+    if g.shape == shape:
+        return g
+    if isinstance(g, Tensor):
+        from .shape import broadcast_to
+        return broadcast_to(g, shape)
+    return ctx.backend.xp.broadcast_to(g, shape)
+
+
+def where(ctx, cond, a, b):
+    if isinstance(cond, Tensor):
+        from .arith import where
+        return where(cond, a, b)
+    return ctx.backend.xp.where(cond, a, b)
+
+
+def exp(ctx, x):
+    if isinstance(x, Tensor):
+        from .unary import exp
+        return exp(x)
+    return ctx.backend.xp.exp(x)
+
+
+def log(ctx, x):
+    if isinstance(x, Tensor):
+        from .unary import log
+        return log(x)
+    return ctx.backend.xp.log(x)
+
+
+def mm(ctx, a, b):
+    """a @ b; on arrays through the backend's matmul (its fast path for 2-D operands)."""
+    return a @ b if isinstance(a, Tensor) else ctx.backend.matmul(a, b)
+
+
+def mT(x):
+    """Swap the last two axes."""
+    return x.transpose(-1, -2) if isinstance(x, Tensor) else x.swapaxes(-1, -2)

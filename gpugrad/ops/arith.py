@@ -5,6 +5,7 @@ import math
 
 from ..autograd import Function, _wrap
 from ..tensor import Tensor
+from . import _common as rule
 from ._common import arr, as_tensor, operands, shape_of, unbroadcast
 
 
@@ -104,13 +105,13 @@ class Pow(Function):
         if na:
             ga = unbroadcast(g * b * a ** (b - 1), sa)
         if nb:
-            if isinstance(a, Tensor):
+            if isinstance(a, (int, float)):
+                gb = unbroadcast(g * out * (math.log(a) if a > 0 else 0.0), sb)
+            else:
                 # d/db a**b = a**b log a; 0 where a == 0 (the limit for b > 0, as PyTorch).
                 # log stays a recorded op of a, so second derivatives see it.
-                safe = where(_wrap(a._data == 0, a._backend), 1.0, a)
-                gb = unbroadcast(g * out * log(safe), sb)
-            else:
-                gb = unbroadcast(g * out * (math.log(a) if a > 0 else 0.0), sb)
+                safe = rule.where(ctx, a == 0, 1.0, a)
+                gb = unbroadcast(g * out * rule.log(ctx, safe), sb)
         return ga, gb
 
 
@@ -128,7 +129,7 @@ class MatMul(Function):
         a, b = ctx.saved_tensors
         sa, sb = ctx.shapes
         if len(sa) == 2 and len(sb) == 2:  # the common case, without reshapes
-            return (g @ b.T if na else None), (a.T @ g if nb else None)
+            return (rule.mm(ctx, g, b.T) if na else None), (rule.mm(ctx, a.T, g) if nb else None)
         # Treat 1-D operands as matrices (a row, b a column), as matmul does,
         # then reduce broadcast batch dimensions back to each operand's shape.
         a2 = sa if len(sa) > 1 else (1,) + sa
@@ -138,10 +139,10 @@ class MatMul(Function):
         ga = gb = None
         if na:
             B = b.reshape(b2) if b.ndim == 1 else b
-            ga = unbroadcast(G @ B.transpose(-1, -2), a2).reshape(sa)
+            ga = unbroadcast(rule.mm(ctx, G, rule.mT(B)), a2).reshape(sa)
         if nb:
             A = a.reshape(a2) if a.ndim == 1 else a
-            gb = unbroadcast(A.transpose(-1, -2) @ G, b2).reshape(sb)
+            gb = unbroadcast(rule.mm(ctx, rule.mT(A), G), b2).reshape(sb)
         return ga, gb
 
 
@@ -197,8 +198,8 @@ class Where(Function):
         (cond,) = ctx.saved_tensors
         zero = 0.0
         return (None,
-                unbroadcast(where(cond, g, zero), sa) if na else None,
-                unbroadcast(where(cond, zero, g), sb) if nb else None)
+                unbroadcast(rule.where(ctx, cond, g, zero), sa) if na else None,
+                unbroadcast(rule.where(ctx, cond, zero, g), sb) if nb else None)
 
 
 # ---- public functions ----------------------------------------------------------
@@ -275,5 +276,3 @@ def _compare(name, a, b):
         out = t._backend.asarray(out)
     return _wrap(out, t._backend)
 
-
-from .unary import log  # noqa: E402

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..autograd import Function
 from ..tensor import Tensor
+from . import _common as rule
 from ._common import as_tensor
 from .reduce import _axes
 
@@ -44,7 +45,7 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g - y.exp() * g.sum(axis=ctx.axis, keepdims=True), None
+        return g - rule.exp(ctx, y) * g.sum(axis=ctx.axis, keepdims=True), None
 
 
 def softmax(x, axis=-1):
@@ -82,8 +83,19 @@ class SoftmaxCrossEntropy(Function):
     @staticmethod
     def backward(ctx, g):
         x, t, weight, lse, den = ctx.saved_tensors
-        gx = SoftmaxCrossEntropyBackward.apply(x, g, t, weight, lse, den, ctx.opts)
+        if isinstance(x, Tensor):
+            gx = SoftmaxCrossEntropyBackward.apply(x, g, t, weight, lse, den, ctx.opts)
+        else:
+            gx = _sce_backward(ctx.backend, x, g, t, weight, lse, den, ctx.opts)
         return gx, None, None, None
+
+
+def _sce_backward(backend, X, G, T, W, lse, den, opts):
+    T = T.reshape(X.shape[0], -1)
+    if opts[2] == "none":
+        G = G.reshape(T.shape)
+    gx = backend.softmax_cross_entropy_backward(_rows(X), T, lse, G, den, W, *opts)
+    return gx.reshape(X.shape)
 
 
 class SoftmaxCrossEntropyBackward(Function):
@@ -94,17 +106,15 @@ class SoftmaxCrossEntropyBackward(Function):
     zero for ignored rows.
     """
 
+    # A second-order rule, written for Tensors alone (it is rarely on a hot path).
+    array_backward = False
+
     @staticmethod
     def forward(ctx, x, g, t, weight, lse, den, opts):
-        X = x._data
-        T = t._data.reshape(X.shape[0], -1)
-        G = g._data.reshape(T.shape) if opts[2] == "none" else g._data
-        W = None if weight is None else weight._data
-        gx = ctx.backend.softmax_cross_entropy_backward(
-            _rows(X), T, lse._data, G, den._data, W, *opts)
         ctx.opts = opts
         ctx.save_for_backward(x, g, t, weight, den)
-        return gx.reshape(X.shape)
+        return _sce_backward(ctx.backend, x._data, g._data, t._data,
+                             None if weight is None else weight._data, lse._data, den._data, opts)
 
     @staticmethod
     def backward(ctx, v):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..autograd import Function
+from ._common import expand
 
 
 def _axes(op, axis, ndim):
@@ -22,12 +23,11 @@ def _kept_shape(shape, axes):
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
 
-def _spread(g, shape, axes, keepdims):
+def _spread(ctx, g, shape, axes, keepdims):
     """The gradient of a reduction, broadcast back over the reduced axes."""
-    from .shape import broadcast_to
     if not keepdims and axes:
         g = g.reshape(_kept_shape(shape, axes))
-    return broadcast_to(g, shape)
+    return expand(ctx, g, shape)
 
 
 class Sum(Function):
@@ -39,7 +39,7 @@ class Sum(Function):
     @staticmethod
     def backward(ctx, g):
         axes, keepdims = ctx.axes, ctx.keepdims
-        return _spread(g, ctx.shape, axes, keepdims), None, None
+        return _spread(ctx, g, ctx.shape, axes, keepdims), None, None
 
 
 class Mean(Function):
@@ -54,7 +54,7 @@ class Mean(Function):
         count = 1
         for a in axes:
             count *= ctx.shape[a]
-        return _spread(g / count, ctx.shape, axes, keepdims), None, None
+        return _spread(ctx, g / count, ctx.shape, axes, keepdims), None, None
 
 
 class _Extremum(Function):
@@ -74,7 +74,7 @@ class _Extremum(Function):
     def backward(ctx, g):
         axes, keepdims = ctx.axes, ctx.keepdims
         (w,) = ctx.saved_tensors
-        return _spread(g, ctx.shape, axes, keepdims) * w, None, None
+        return _spread(ctx, g, ctx.shape, axes, keepdims) * w, None, None
 
 
 class Max(_Extremum):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..autograd import Function, _wrap
 from ..tensor import Tensor
-from ._common import unbroadcast
+from ._common import expand, sum_to_array, unbroadcast
 
 
 class Reshape(Function):
@@ -32,7 +32,7 @@ class Permute(Function):
         inverse = [0] * len(ctx.axes)
         for i, a in enumerate(ctx.axes):
             inverse[a] = i
-        return permute(g, *inverse), None
+        return (permute(g, *inverse) if isinstance(g, Tensor) else g.transpose(inverse)), None
 
 
 class BroadcastTo(Function):
@@ -45,7 +45,7 @@ class BroadcastTo(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return sum_to(g, ctx.shape), None
+        return unbroadcast(g, ctx.shape), None
 
 
 class SumTo(Function):
@@ -53,17 +53,12 @@ class SumTo(Function):
 
     @staticmethod
     def forward(ctx, x, shape):
-        X = x._data
-        ctx.shape = X.shape
-        lead = X.ndim - len(shape)
-        kept = tuple(lead + i for i, s in enumerate(shape) if s == 1 and X.shape[lead + i] != 1)
-        if not kept:  # e.g. a bias gradient: one reduction, no view of a temporary
-            return X.sum(axis=tuple(range(lead)))
-        return X.sum(axis=tuple(range(lead)) + kept, keepdims=True).reshape(shape)
+        ctx.shape = x._data.shape
+        return sum_to_array(x._data, shape)
 
     @staticmethod
     def backward(ctx, g):
-        return broadcast_to(g, ctx.shape), None
+        return expand(ctx, g, ctx.shape), None
 
 
 def _index(op, x, index):
@@ -97,7 +92,9 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return IndexAdd.apply(g, ctx.shape, ctx.index, ctx.basic), None, None
+        if isinstance(g, Tensor):
+            return IndexAdd.apply(g, ctx.shape, ctx.index, ctx.basic), None, None
+        return _index_add(ctx.backend, g, ctx.shape, ctx.index, ctx.basic), None, None
 
 
 class IndexAdd(Function):
@@ -106,17 +103,21 @@ class IndexAdd(Function):
     @staticmethod
     def forward(ctx, g, shape, index, basic):
         ctx.index, ctx.basic = index, basic
-        G = g._data
-        out = ctx.backend.xp.zeros(shape, G.dtype)
-        if basic:
-            out[index] = G
-        else:
-            ctx.backend.scatter_add(out, index, G)
-        return out
+        return _index_add(ctx.backend, g._data, shape, index, basic)
 
     @staticmethod
     def backward(ctx, v):
-        return GetItem.apply(v, ctx.index, ctx.basic), None, None, None
+        gv = GetItem.apply(v, ctx.index, ctx.basic) if isinstance(v, Tensor) else v[ctx.index]
+        return gv, None, None, None
+
+
+def _index_add(backend, G, shape, index, basic):
+    out = backend.xp.zeros(shape, G.dtype)
+    if basic:
+        out[index] = G
+    else:
+        backend.scatter_add(out, index, G)
+    return out
 
 
 class IndexPut(Function):
@@ -191,15 +192,20 @@ class Cast(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return cast(g, ctx.dtype), None
+        return (cast(g, ctx.dtype) if isinstance(g, Tensor) else g.astype(ctx.dtype)), None
 
 
 class ToDevice(Function):
     """An explicit copy between devices; the gradient travels back the same way."""
 
+    # The engine takes a rule's array result to live on the node's device; this
+    # rule's result lives on the other one, so it hands back a Tensor that says where.
+    array_backward = False
+
     @staticmethod
     def forward(ctx, x, backend):
-        ctx.src = x._backend
+        # The node's backend is its output's: the device its incoming gradient is on.
+        ctx.src, ctx.backend = x._backend, backend
         return _wrap(backend.from_numpy(x._backend.to_numpy(x._data)), backend)
 
     @staticmethod

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..autograd import Function
+from ..tensor import Tensor
 
 
 def _floating(op, x):
@@ -84,7 +85,7 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return SigmoidBackward.apply(y, g)
+        return _sigmoid_backward(ctx, y, g)
 
 
 class SigmoidBackward(Function):
@@ -100,9 +101,16 @@ class SigmoidBackward(Function):
     def backward(ctx, v):
         ny, ng = ctx.needs_input_grad
         y, gy = ctx.saved_tensors
-        gy_ = SigmoidBackward.apply(y, v) if ng else None
+        gy_ = _sigmoid_backward(ctx, y, v) if ng else None
         y_ = v * gy * (1 - 2 * y) if ny else None
         return y_, gy_
+
+
+def _sigmoid_backward(ctx, y, gy):
+    # On arrays the kernel itself; on Tensors the op, so that it is recorded.
+    if isinstance(y, Tensor):
+        return SigmoidBackward.apply(y, gy)
+    return ctx.backend.sigmoid_backward(y, gy)
 
 
 class Relu(Function):
@@ -144,7 +152,7 @@ class Softplus(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * Sigmoid.apply(x)
+        return g * (Sigmoid.apply(x) if isinstance(x, Tensor) else ctx.backend.sigmoid_forward(x))
 
 
 def exp(x):

@@ -148,6 +148,26 @@ def test_gradgradcheck(device, name, i):
     assert gg.gradgradcheck(case["fn"], _inputs(case, device, seed=100 + i), atol=1e-4)
 
 
+@pytest.mark.parametrize("name,i", CASE_LIST)
+def test_rule_on_arrays_matches_rule_on_tensors(device, name, i):
+    """Each rule runs on raw arrays when the backward pass is not recorded and on
+    Tensors when it is (create_graph): both must give the same gradient, of the
+    same dtype, with nothing promoted."""
+    case = CASES[name][i]
+    xs = _inputs(case, device, seed=200 + i)
+    outs = case["fn"](*xs)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    rng = np.random.default_rng(i)
+    seeds = [gg.tensor(rng.standard_normal(o.shape), device=device) for o in outs]
+    on_arrays = gg.grad(outs, xs, seeds, retain_graph=True, allow_unused=True)
+    on_tensors = gg.grad(outs, xs, seeds, create_graph=True, allow_unused=True)
+    for a, t in zip(on_arrays, on_tensors):
+        assert (a is None) == (t is None)
+        if a is not None:
+            assert a.dtype == t.dtype == np.float64 and a.device == t.device
+            np.testing.assert_allclose(a.numpy(), t.numpy(), rtol=1e-12, atol=1e-12)
+
+
 def _ops_in_graph(out):
     seen, stack, names = set(), [out.grad_fn], set()
     while stack:
