@@ -63,22 +63,26 @@ class set_grad_enabled:
 class no_grad(set_grad_enabled):
     """`with gg.no_grad():` or `@gg.no_grad()` / `@gg.no_grad`: record nothing."""
 
+    _mode_value = False
+
     def __new__(cls, fn=None):
-        self = super().__new__(cls)
+        self = object.__new__(cls)
         if fn is not None:  # used as a bare decorator
             self.__init__()
             return self(fn)
         return self
 
     def __init__(self, fn=None):
-        super().__init__(False)
+        # Set directly, not through set_grad_enabled.__init__: an optimizer step
+        # enters one of these per parameter.
+        self.mode = self._mode_value
+        self.prev = []
 
 
 class enable_grad(no_grad):
     """Turn recording back on inside a no_grad region."""
 
-    def __init__(self, fn=None):
-        set_grad_enabled.__init__(self, True)
+    _mode_value = True
 
 
 # ---- saved values --------------------------------------------------------
@@ -191,23 +195,21 @@ class Function:
             if obj is None:
                 saved.append(None)
                 continue
-            entry = None
             for i, o in enumerate(outs):
-                if obj is o or obj is o._data:
-                    entry = (_OUT, o._data, o._vc, o._vc[0], i)
+                if obj is o._data or obj is o:
+                    saved.append((_OUT, o._data, o._vc, o._vc[0], i))
                     break
             else:
                 if isinstance(obj, Tensor):
-                    entry = (_IN, obj, obj._vc, obj._vc[0])
+                    saved.append((_IN, obj, obj._vc, obj._vc[0]))
+                    continue
+                for a in args:
+                    if isinstance(a, Tensor) and a._data is obj:
+                        saved.append((_IN, a, a._vc, a._vc[0]))
+                        break
                 else:
-                    for a in args:
-                        if isinstance(a, Tensor) and a._data is obj:
-                            entry = (_IN, a, a._vc, a._vc[0])
-                            break
-                    else:
-                        # arrays become constant tensors; Python scalars stay as given
-                        entry = (_CONST, obj) if self.backend.is_array(obj) else (_SCALAR, obj)
-            saved.append(entry)
+                    # arrays become constant tensors; Python scalars stay as given
+                    saved.append((_CONST, obj) if self.backend.is_array(obj) else (_SCALAR, obj))
         self._to_save = ()
         self._saved = saved
 
@@ -266,9 +268,12 @@ class Function:
                 out = cls.forward(ctx, *args)
             finally:
                 _mode.enabled = True
-        if type(out) is backend.array_type and not ctx._to_save and not cls.view_of_input:
+        if type(out) is backend.array_type and not cls.view_of_input:
             ctx._n_out = 1
-            return _wrap(out, backend, ctx, 0, True)
+            t = _wrap(out, backend, ctx, 0, True)
+            if ctx._to_save:
+                ctx._resolve_saved(args, (t,))
+            return t
         return _wrap_outputs(out, backend, ctx, args, cls)
 
 
@@ -397,21 +402,6 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
     for g in root_grads:
         _mark(seen, g._data)
 
-    def to_leaf(leaf, g):
-        if leaf_pos is not None and id(leaf) not in leaf_pos:
-            return
-        slot = leaf_grads.get(id(leaf))
-        if slot is None:
-            leaf_grads[id(leaf)] = [leaf, g]
-        else:
-            slot[1] = slot[1] + g
-
-    def useful(node):
-        # In grad(), a target's own node is run only if it leads further.
-        return any(e is not None and ((e[1] >= 0 and e[0] in deps) or
-                                      (e[1] < 0 and id(e[0]) in leaf_pos))
-                   for e in node._next)
-
     prev = _mode.enabled, _mode.arrays
     _mode.enabled, _mode.arrays = create_graph, arrays
     try:
@@ -419,7 +409,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
             if arrays:
                 g = g._data
             if r._node is None:
-                to_leaf(r, g)
+                _to_leaf(leaf_grads, leaf_pos, r, g)
             else:
                 buf = buffers.setdefault(r._node, [None] * r._node._n_out)
                 buf[r._idx] = g if buf[r._idx] is None else buf[r._idx] + g
@@ -438,7 +428,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
             # `is None`, never `in`/`count`: those compare with ==, which for a
             # Tensor is an elementwise op (and on CUDA an error).
             if (grads[0] is None and all(g is None for g in grads)) or \
-                    (results is not None and not useful(node)):
+                    (results is not None and not _useful(node, deps, leaf_pos)):
                 gin = (None,) * len(node._next)
             else:
                 if node._n_out > 1 and any(g is None for g in grads):
@@ -455,18 +445,20 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                     raise RuntimeError(
                         f"{type(node).__name__}: backward returned {len(gin)} gradients, "
                         f"expected {len(node._next)} (one per argument of forward)")
+            carried = backend.array_type if arrays else Tensor
             for e, g in zip(node._next, gin):
                 if e is None:
                     continue
                 target, idx, shape = e
                 if g is not None:
-                    g = _as_grad(g, backend, arrays)
+                    if type(g) is not carried:
+                        g = _as_grad(g, backend, arrays)
                     if g.shape != shape:
                         raise RuntimeError(
                             f"{type(node).__name__}: backward returned a gradient of shape "
                             f"{tuple(g.shape)} for an input of shape {shape}")
                     if idx < 0:
-                        to_leaf(target, g)
+                        _to_leaf(leaf_grads, leaf_pos, target, g)
                         continue
                 d = deps.get(target) if idx >= 0 else None
                 if d is None:
@@ -492,6 +484,23 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
         return results
     finally:
         _mode.enabled, _mode.arrays = prev
+
+
+def _to_leaf(leaf_grads, leaf_pos, leaf, g):
+    if leaf_pos is not None and id(leaf) not in leaf_pos:
+        return  # grad(): not a requested input
+    slot = leaf_grads.get(id(leaf))
+    if slot is None:
+        leaf_grads[id(leaf)] = [leaf, g]
+    else:
+        slot[1] = slot[1] + g
+
+
+def _useful(node, deps, leaf_pos):
+    # In grad(), a target's own node is run only if it leads further.
+    return any(e is not None and ((e[1] >= 0 and e[0] in deps) or
+                                  (e[1] < 0 and id(e[0]) in leaf_pos))
+               for e in node._next)
 
 
 def _as_grad(g, backend, arrays):
@@ -579,7 +588,8 @@ def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays):
             if not _private(arr, seen_arrays):
                 g = _wrap(arr.copy(), g._backend)
             _mark(seen_arrays, g._data)
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        # ._grad, not the checking setter: the engine made g to the leaf's shape and device.
+        leaf._grad = g if leaf._grad is None else leaf._grad + g
 
 
 # ---- public entry points ----------------------------------------------------

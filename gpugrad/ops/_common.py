@@ -15,7 +15,10 @@ def arr(x):
 
 
 def shape_of(x):
-    return x._data.shape if isinstance(x, Tensor) else ()
+    if isinstance(x, Tensor):
+        return x._data.shape
+    t = type(x)
+    return () if t is float or t is int else getattr(x, "shape", ())
 
 
 def as_tensor(x, like: Tensor, op: str) -> Tensor:
@@ -37,14 +40,24 @@ def operands(op: str, a, b):
 
     Python scalars stay scalars (they never change a tensor's dtype); int and
     bool tensors take the float operand's dtype; float32 meets float64 only
-    through an explicit cast.
+    through an explicit cast. At least one result is a Tensor; the other may be
+    a Python scalar or a constant array of the same device and dtype.
     """
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
-    if ta:  # the common cases first: a tensor with a Python number or a same-dtype tensor
+    # The common cases first: a tensor with a Python number, a same-dtype tensor,
+    # or a same-dtype array of its device (a constant: it stays an array).
+    if ta:
         t = type(b)
         if t is float or t is int:
             return a, b
-        if tb and a._data.dtype is b._data.dtype:
+        if tb:
+            if a._data.dtype is b._data.dtype:
+                return a, b
+        elif t is a._backend.array_type and b.dtype is a._data.dtype:
+            return a, b
+    elif tb:
+        t = type(a)
+        if t is float or t is int or (t is b._backend.array_type and a.dtype is b._data.dtype):
             return a, b
     if ta and tb:
         pass

@@ -229,6 +229,10 @@ def pow(a, b):
 
 def matmul(a, b):
     a, b = operands("matmul", a, b)
+    if not isinstance(b, Tensor) and hasattr(b, "ndim"):  # a constant array: the op takes Tensors
+        b = as_tensor(b, a, "matmul")
+    elif not isinstance(a, Tensor) and hasattr(a, "ndim"):
+        a = as_tensor(a, b, "matmul")
     if not isinstance(a, Tensor) or not isinstance(b, Tensor) or a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands must be tensors of at least 1 dimension, got "
                          f"shapes {shape_of(a)} and {shape_of(b)}")
