@@ -87,6 +87,7 @@ class enable_grad(no_grad):
 
 # ---- saved values --------------------------------------------------------
 _IN, _OUT, _CONST, _SCALAR = 0, 1, 2, 3
+_NONE = (None,)
 _FREED = object()
 
 
@@ -157,61 +158,66 @@ class Function:
                 "time (or to read saved tensors after they were freed). Saved values "
                 "are released after backward; pass retain_graph=True to the first "
                 "backward() or grad() call if you need to backward twice.")
-        arrays = _mode.arrays and self.array_backward
-        out = []
-        for i, s in enumerate(saved):
-            if s is None:
-                out.append(None)
-                continue
-            kind = s[0]
-            if kind == _CONST:
-                out.append(s[1] if arrays else _wrap(s[1], self.backend))
-                continue
-            if kind == _SCALAR:
-                out.append(s[1])
-                continue
-            vc, version = s[2], s[3]
+        values, checks, entries = saved
+        for i, vc, version in checks:
             if vc[0] != version:
-                t = s[1]
+                t = values[i]
                 raise RuntimeError(
                     f"{type(self).__name__}: one of the tensors needed for gradient "
                     f"computation has been modified by an in-place operation: saved "
                     f"tensor {i} of shape {tuple(t.shape)} is at version {vc[0]}, "
                     f"expected version {version}. Avoid in-place changes (+=, t[i] = v, "
                     f".data = ...) to tensors used by a pending backward, or clone first.")
-            if kind == _IN:
-                out.append(s[1]._data if arrays else s[1])
-            elif arrays:
+        if _mode.arrays and self.array_backward:
+            return values
+        out = []
+        for s in entries:
+            kind = s[0]
+            if kind == _IN or kind == _SCALAR:
                 out.append(s[1])
-            else:  # an output of this node: rebuilt on demand to avoid a node->output cycle
-                t = _wrap(s[1], self.backend, self, s[4], True)
-                t._vc = vc
+            elif kind == _CONST:
+                out.append(_wrap(s[1], self.backend))
+            elif kind == _OUT:  # rebuilt on demand, to avoid a node->output cycle
+                t = _wrap(s[1], self.backend, self, s[2], True)
+                t._vc = s[3]
                 out.append(t)
+            else:
+                out.append(None)
         return tuple(out)
 
     def _resolve_saved(self, args, outs):
-        saved = []
-        for obj in self._to_save:
+        """What save_for_backward was given, sorted once: inputs (kept as Tensors,
+        their version recorded), outputs (kept as arrays: a Tensor would point back
+        at this node), constants. Stored three ways: the arrays an array rule reads,
+        the version checks, and the entries a Tensor rule's values are built from."""
+        values, checks, entries = [], [], []
+        for i, obj in enumerate(self._to_save):
             if obj is None:
-                saved.append(None)
+                values.append(None)
+                entries.append(_NONE)
                 continue
-            for i, o in enumerate(outs):
+            for j, o in enumerate(outs):
                 if obj is o._data or obj is o:
-                    saved.append((_OUT, o._data, o._vc, o._vc[0], i))
+                    values.append(o._data)
+                    checks.append((i, o._vc, o._vc[0]))
+                    entries.append((_OUT, o._data, j, o._vc))
                     break
             else:
+                if not isinstance(obj, Tensor):
+                    for a in args:
+                        if isinstance(a, Tensor) and a._data is obj:
+                            obj = a
+                            break
                 if isinstance(obj, Tensor):
-                    saved.append((_IN, obj, obj._vc, obj._vc[0]))
-                    continue
-                for a in args:
-                    if isinstance(a, Tensor) and a._data is obj:
-                        saved.append((_IN, a, a._vc, a._vc[0]))
-                        break
+                    values.append(obj._data)
+                    checks.append((i, obj._vc, obj._vc[0]))
+                    entries.append((_IN, obj))
                 else:
                     # arrays become constant tensors; Python scalars stay as given
-                    saved.append((_CONST, obj) if self.backend.is_array(obj) else (_SCALAR, obj))
+                    values.append(obj)
+                    entries.append((_CONST if self.backend.is_array(obj) else _SCALAR, obj))
         self._to_save = ()
-        self._saved = saved
+        self._saved = (tuple(values), checks, entries)
 
     @classmethod
     def apply(cls, *args):
