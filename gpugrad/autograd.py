@@ -86,8 +86,6 @@ class enable_grad(no_grad):
 
 
 # ---- saved values --------------------------------------------------------
-_IN, _OUT, _CONST, _SCALAR = 0, 1, 2, 3
-_NONE = (None,)
 _FREED = object()
 
 
@@ -158,66 +156,68 @@ class Function:
                 "time (or to read saved tensors after they were freed). Saved values "
                 "are released after backward; pass retain_graph=True to the first "
                 "backward() or grad() call if you need to backward twice.")
-        values, checks, entries = saved
+        values, checks, objs, outputs = saved
         for i, vc, version in checks:
             if vc[0] != version:
-                t = values[i]
                 raise RuntimeError(
                     f"{type(self).__name__}: one of the tensors needed for gradient "
                     f"computation has been modified by an in-place operation: saved "
-                    f"tensor {i} of shape {tuple(t.shape)} is at version {vc[0]}, "
+                    f"tensor {i} of shape {tuple(values[i].shape)} is at version {vc[0]}, "
                     f"expected version {version}. Avoid in-place changes (+=, t[i] = v, "
                     f".data = ...) to tensors used by a pending backward, or clone first.")
         if _mode.arrays and self.array_backward:
             return values
         out = []
-        for s in entries:
-            kind = s[0]
-            if kind == _IN or kind == _SCALAR:
-                out.append(s[1])
-            elif kind == _CONST:
-                out.append(_wrap(s[1], self.backend))
-            elif kind == _OUT:  # rebuilt on demand, to avoid a node->output cycle
-                t = _wrap(s[1], self.backend, self, s[2], True)
-                t._vc = s[3]
-                out.append(t)
-            else:
-                out.append(None)
+        for i, obj in enumerate(objs):
+            if outputs and i in outputs:  # rebuilt on demand, to avoid a node->output cycle
+                j, vc = outputs[i]
+                obj = _wrap(obj, self.backend, self, j, True)
+                obj._vc = vc
+            elif obj is not None and not isinstance(obj, Tensor) and self.backend.is_array(obj):
+                obj = _wrap(obj, self.backend)  # a constant
+            out.append(obj)
         return tuple(out)
 
+    def input_shape(self, i):
+        """The shape of input i if it needs a gradient (its graph edge keeps it), else None."""
+        e = self._next[i]
+        return None if e is None else e[2]
+
     def _resolve_saved(self, args, outs):
-        """What save_for_backward was given, sorted once: inputs (kept as Tensors,
-        their version recorded), outputs (kept as arrays: a Tensor would point back
-        at this node), constants. Stored three ways: the arrays an array rule reads,
-        the version checks, and the entries a Tensor rule's values are built from."""
-        values, checks, entries = [], [], []
-        for i, obj in enumerate(self._to_save):
+        """Sort what save_for_backward was given, once: inputs stay Tensors (their
+        versions recorded), outputs stay arrays (a Tensor would point back at this
+        node), the rest are constants. Kept as the values an array rule reads, the
+        version checks, and what a Tensor rule's values are built from."""
+        objs = self._to_save
+        values = list(objs)
+        checks = []
+        outputs = None
+        for i, obj in enumerate(objs):
             if obj is None:
-                values.append(None)
-                entries.append(_NONE)
+                continue
+            if isinstance(obj, Tensor):
+                values[i] = obj._data
+                checks.append((i, obj._vc, obj._vc[0]))
                 continue
             for j, o in enumerate(outs):
-                if obj is o._data or obj is o:
-                    values.append(o._data)
+                if obj is o._data:
+                    if outputs is None:
+                        outputs = {}
+                    outputs[i] = (j, o._vc)
                     checks.append((i, o._vc, o._vc[0]))
-                    entries.append((_OUT, o._data, j, o._vc))
                     break
             else:
-                if not isinstance(obj, Tensor):
-                    for a in args:
-                        if isinstance(a, Tensor) and a._data is obj:
-                            obj = a
-                            break
-                if isinstance(obj, Tensor):
-                    values.append(obj._data)
-                    checks.append((i, obj._vc, obj._vc[0]))
-                    entries.append((_IN, obj))
-                else:
-                    # arrays become constant tensors; Python scalars stay as given
-                    values.append(obj)
-                    entries.append((_CONST if self.backend.is_array(obj) else _SCALAR, obj))
+                if self._array_forward:
+                    continue  # gpugrad's ops save inputs as Tensors, never their arrays
+                for a in args:  # an input's array: saved as that input
+                    if isinstance(a, Tensor) and a._data is obj:
+                        if objs is self._to_save:
+                            objs = list(objs)
+                        objs[i] = a
+                        checks.append((i, a._vc, a._vc[0]))
+                        break
         self._to_save = ()
-        self._saved = (tuple(values), checks, entries)
+        self._saved = (tuple(values), checks, objs, outputs)
 
     @classmethod
     def apply(cls, *args):
@@ -259,8 +259,8 @@ class Function:
             if isinstance(a, Tensor) and a._rg:
                 nig.append(True)
                 node = a._node
-                edges.append((node, a._idx, a._data.shape) if node is not None
-                             else (a, -1, a._data.shape))
+                edges.append((a, -1, a._data.shape) if node is None else
+                             (node, a._idx, a._data.shape))
             else:
                 nig.append(False)
                 edges.append(None)
@@ -417,15 +417,18 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
             if r._node is None:
                 _to_leaf(leaf_grads, leaf_pos, r, g)
             else:
-                buf = buffers.setdefault(r._node, [None] * r._node._n_out)
-                buf[r._idx] = g if buf[r._idx] is None else buf[r._idx] + g
+                _accumulate(buffers, r._node, r._idx, g)
         ready = [n for n, d in deps.items() if d == 0]
         while ready:
             node = ready.pop()
-            grads = buffers.pop(node, None)
-            if grads is None:
-                grads = [None] * node._n_out
             backend = node.backend
+            # A single-output node's buffer is its gradient; a multi-output
+            # node's, a list with one slot per output.
+            grads = buffers.pop(node, None)
+            if node._n_out == 1:
+                grads = [grads]
+            elif grads is None:
+                grads = [None] * node._n_out
             if node._out_hooks is not None or node._retain is not None:
                 _output_hooks(node, grads, results is None, seen, arrays)
             if node_pos is not None:
@@ -466,15 +469,20 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                     if idx < 0:
                         _to_leaf(leaf_grads, leaf_pos, target, g)
                         continue
-                d = deps.get(target) if idx >= 0 else None
-                if d is None:
+                    d = deps.get(target)
+                    if d is None:
+                        continue
+                    if target._n_out == 1:
+                        old = buffers.get(target)
+                        buffers[target] = g if old is None else old + g
+                    else:
+                        _accumulate(buffers, target, idx, g)
+                elif idx < 0:
                     continue
-                if g is not None:
-                    buf = buffers.get(target)
-                    if buf is None:
-                        buffers[target] = buf = [None] * target._n_out
-                    old = buf[idx]
-                    buf[idx] = g if old is None else old + g
+                else:
+                    d = deps.get(target)
+                    if d is None:
+                        continue
                 if d == 1:
                     ready.append(target)
                 deps[target] = d - 1
@@ -490,6 +498,17 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
         return results
     finally:
         _mode.enabled, _mode.arrays = prev
+
+
+def _accumulate(buffers, node, idx, g):
+    if node._n_out == 1:
+        old = buffers.get(node)
+        buffers[node] = g if old is None else old + g
+        return
+    buf = buffers.get(node)
+    if buf is None:
+        buffers[node] = buf = [None] * node._n_out
+    buf[idx] = g if buf[idx] is None else buf[idx] + g
 
 
 def _to_leaf(leaf_grads, leaf_pos, leaf, g):

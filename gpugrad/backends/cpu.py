@@ -48,16 +48,13 @@ class CPUBackend:
     def sigmoid_forward(self, x):
         # 1/(1+exp(-x)) keeps full relative precision for x << 0, where the
         # tanh form cancels. exp overflows to inf for x < -88 (float32),
-        # and 1/inf is the correct 0: the overflow warning is noise. (A warning
-        # filter would be cheaper than errstate, but any catch_warnings block
-        # around the import, pytest's collection included, drops it.)
+        # and 1/inf is the correct 0: the overflow warning is noise.
         # Four passes in one buffer, as NumPy's temporary elision would make,
         # without its per-temporary checks.
         y = -x
         if type(y) is not np.ndarray:  # a 0-d x gives a scalar; out= needs an array
             y = np.asarray(y)
-        with np.errstate(over="ignore"):
-            np.exp(y, out=y)
+        _exp_overflow_ok(y, out=y)
         y += 1
         np.reciprocal(y, out=y)
         return y
@@ -180,6 +177,11 @@ class CPUBackend:
             smooth = _per_row(scale * (eps / C))
             gx -= smooth if weight is None else smooth * weight[None, :, None]
         return gx.astype(out_dtype, copy=False)
+
+
+# np.errstate as a decorator costs a third less per call than a `with` block
+# (no instance to build and enter), and it is as thread-safe.
+_exp_overflow_ok = np.errstate(over="ignore")(np.exp)
 
 
 def _per_row(a):

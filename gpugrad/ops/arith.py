@@ -14,26 +14,24 @@ class Add(Function):
     def forward(ctx, a, b):
         A = a._data if isinstance(a, Tensor) else a
         B = b._data if isinstance(b, Tensor) else b
-        ctx.shapes = shape_of(a), shape_of(b)
         return A + B
 
     @staticmethod
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
-        sa, sb = ctx.shapes
+        sa, sb = ctx.input_shape(0), ctx.input_shape(1)
         return (unbroadcast(g, sa) if na else None, unbroadcast(g, sb) if nb else None)
 
 
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = shape_of(a), shape_of(b)
         return arr(a) - arr(b)
 
     @staticmethod
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
-        sa, sb = ctx.shapes
+        sa, sb = ctx.input_shape(0), ctx.input_shape(1)
         return (unbroadcast(g, sa) if na else None, unbroadcast(-g, sb) if nb else None)
 
 
@@ -44,7 +42,6 @@ class Mul(Function):
         B = b._data if isinstance(b, Tensor) else b
         na, nb = ctx.needs_input_grad
         if na or nb:
-            ctx.shapes = shape_of(a), shape_of(b)
             # Each side's gradient needs only the other side.
             ctx.save_for_backward(b if na else None, a if nb else None)
         return A * B
@@ -52,7 +49,7 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
-        sa, sb = ctx.shapes
+        sa, sb = ctx.input_shape(0), ctx.input_shape(1)
         b, a = ctx.saved_tensors
         ga = unbroadcast(g * b, sa) if na else None
         gb = unbroadcast(g * a, sb) if nb else None
@@ -63,14 +60,13 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         na, nb = ctx.needs_input_grad
-        ctx.shapes = shape_of(a), shape_of(b)
         ctx.save_for_backward(a if nb else None, b)
         return arr(a) / arr(b)
 
     @staticmethod
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
-        sa, sb = ctx.shapes
+        sa, sb = ctx.input_shape(0), ctx.input_shape(1)
         a, b = ctx.saved_tensors
         ga = unbroadcast(g / b, sa) if na else None
         gb = unbroadcast(-(g * a) / (b * b), sb) if nb else None
@@ -91,7 +87,6 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         na, nb = ctx.needs_input_grad
-        ctx.shapes = shape_of(a), shape_of(b)
         out = arr(a) ** arr(b)
         ctx.save_for_backward(a, b, out if nb else None)
         return out
@@ -99,7 +94,7 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
-        sa, sb = ctx.shapes
+        sa, sb = ctx.input_shape(0), ctx.input_shape(1)
         a, b, out = ctx.saved_tensors
         ga = gb = None
         if na:
@@ -158,7 +153,6 @@ class _Pick(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = shape_of(a), shape_of(b)
         A, B = arr(a), arr(b)
         xp = ctx.backend.xp
         out = getattr(xp, ctx.pick)(A, B)
@@ -170,7 +164,7 @@ class _Pick(Function):
     @staticmethod
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
-        sa, sb = ctx.shapes
+        sa, sb = ctx.input_shape(0), ctx.input_shape(1)
         (w,) = ctx.saved_tensors
         return (unbroadcast(g * w, sa) if na else None,
                 unbroadcast(g * (1 - w), sb) if nb else None)
@@ -187,14 +181,13 @@ class Minimum(_Pick):
 class Where(Function):
     @staticmethod
     def forward(ctx, cond, a, b):
-        ctx.shapes = shape_of(a), shape_of(b)
         ctx.save_for_backward(cond)
         return ctx.backend.xp.where(cond._data, arr(a), arr(b))
 
     @staticmethod
     def backward(ctx, g):
         _, na, nb = ctx.needs_input_grad
-        sa, sb = ctx.shapes
+        sa, sb = ctx.input_shape(1), ctx.input_shape(2)
         (cond,) = ctx.saved_tensors
         zero = 0.0
         return (None,
