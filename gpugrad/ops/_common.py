@@ -111,9 +111,9 @@ def unbroadcast(g, shape):
 def sum_to_array(X, shape):
     """Sum over the axes that broadcasting added or stretched to reach X.shape."""
     lead = X.ndim - len(shape)
+    if X.shape[lead:] == shape:  # e.g. a bias gradient: one reduction, no view of a temporary
+        return X.sum(axis=0) if lead == 1 else X.sum(axis=tuple(range(lead)))
     kept = tuple(lead + i for i, s in enumerate(shape) if s == 1 and X.shape[lead + i] != 1)
-    if not kept:  # e.g. a bias gradient: one reduction, no view of a temporary
-        return X.sum(axis=tuple(range(lead)))
     return X.sum(axis=tuple(range(lead)) + kept, keepdims=True).reshape(shape)
 
 
