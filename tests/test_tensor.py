@@ -88,6 +88,19 @@ def test_float32_stays_float32_with_python_scalars(device, op):
         assert x.grad.dtype == gg.float32
 
 
+@pytest.mark.parametrize("op", OPS)
+def test_0d_float32_stays_float32_with_python_scalars(device, op):
+    # 0-d arrays are where NumPy 1.x's value-based promotion turned float32 into float64;
+    # the gradient flows through rules on raw 0-d arrays (NumPy scalars on the way).
+    x = gg.tensor(1.5, device=device, requires_grad=True)
+    for y in (op(x, 2.0), op(2.0, x), op(x, 3), op(x * 0.5, np.float64(2.0)) * 0.25):
+        assert y.dtype == gg.float32 and y.shape == ()
+        y.backward()
+        assert x.grad.dtype == gg.float32 and x.grad.shape == ()
+        (gx,) = gg.grad(op(x, 2.0).mean() * 2.0, x, create_graph=True)
+        assert gx.dtype == gg.float32
+
+
 def test_float32_through_every_fused_op_and_gradient(device, rng):
     x = rand(rng, (4, 5), device, dtype=np.float32)
     labels = gg.tensor([0, 1, 2, 3], device=device)

@@ -156,8 +156,11 @@ class _Pick(Function):
         A, B = arr(a), arr(b)
         xp = ctx.backend.xp
         out = getattr(xp, ctx.pick)(A, B)
-        w = getattr(xp, ctx.wins)(A, B).astype(out.dtype)  # 1 where a is picked, 1/2 at ties
-        w += 0.5 * (A == B)
+        dt = out.dtype
+        # 1 where a is picked, 1/2 at ties; an array even when 0-d, so += stays in place
+        # and in out's dtype (a NumPy scalar would widen to float64)
+        w = xp.asarray(getattr(xp, ctx.wins)(A, B), dtype=dt)
+        w += (A == B) * dt.type(0.5)
         ctx.save_for_backward(w)
         return out
 

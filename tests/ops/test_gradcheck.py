@@ -168,6 +168,21 @@ def test_rule_on_arrays_matches_rule_on_tensors(device, name, i):
             np.testing.assert_allclose(a.numpy(), t.numpy(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("name,i", CASE_LIST)
+def test_float32_gradients_stay_float32(device, name, i):
+    """Every rule, on arrays and on Tensors, keeps a float32 input's gradient float32."""
+    case = CASES[name][i]
+    xs = [x.detach().to(gg.float32).requires_grad_() for x in _inputs(case, device, seed=300 + i)]
+    outs = case["fn"](*xs)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    seeds = [gg.tensor(np.ones(o.shape), dtype=o.dtype, device=device) for o in outs]
+    for create_graph in (False, True):
+        grads = gg.grad(outs, xs, seeds, retain_graph=True, create_graph=create_graph,
+                        allow_unused=True)
+        for x, g in zip(xs, grads):
+            assert g is None or g.dtype == x.dtype == gg.float32, (create_graph, g.dtype)
+
+
 def _ops_in_graph(out):
     seen, stack, names = set(), [out.grad_fn], set()
     while stack:
