@@ -115,6 +115,7 @@ class Function:
     _saved = None
     _out_hooks = None
     _retain = None
+    _out_backends = None  # set when an output lives on another device than the inputs
     # An op whose output may be a view of its first input shares that
     # input's version counter, so an in-place change through either is seen.
     view_of_input = False
@@ -133,6 +134,13 @@ class Function:
                 cls.array_backward = True
             if not cls.__name__.startswith("_"):  # a leading underscore marks a shared base
                 OPS[cls.__name__] = cls
+        else:
+            # A user's subclass of one of gpugrad's ops keeps what it inherits, but a
+            # forward or backward of its own is the user's: Tensor code, as documented.
+            if "forward" in cls.__dict__:
+                cls._array_forward = False
+            if "backward" in cls.__dict__ and "array_backward" not in cls.__dict__:
+                cls.array_backward = False
 
     @staticmethod
     def forward(ctx, *args):
@@ -171,19 +179,22 @@ class Function:
         for i, obj in enumerate(objs):
             if outputs and i in outputs:  # rebuilt on demand, to avoid a node->output cycle
                 j, vc = outputs[i]
-                obj = _wrap(obj, self.backend, self, j, True)
+                obj = _wrap(values[i], self._out_backend(j), self, j, True)
                 obj._vc = vc
             elif obj is not None and not isinstance(obj, Tensor) and self.backend.is_array(obj):
                 obj = _wrap(obj, self.backend)  # a constant
             out.append(obj)
         return tuple(out)
 
+    def _out_backend(self, j):
+        return self.backend if self._out_backends is None else self._out_backends[j]
+
     def input_shape(self, i):
         """The shape of input i if it needs a gradient (its graph edge keeps it), else None."""
         e = self._next[i]
         return None if e is None else e[2]
 
-    def _resolve_saved(self, args, outs):
+    def _resolve_saved(self, args, outs, raw=None):
         """Sort what save_for_backward was given, once: inputs stay Tensors (their
         versions recorded), outputs stay arrays (a Tensor would point back at this
         node), the rest are constants. Kept as the values an array rule reads, the
@@ -200,7 +211,9 @@ class Function:
                 checks.append((i, obj._vc, obj._vc[0]))
                 continue
             for j, o in enumerate(outs):
-                if obj is o._data:
+                # raw: what forward returned, before a NumPy scalar became a 0-d array
+                if obj is o._data or (raw is not None and obj is raw[j]):
+                    values[i] = o._data
                     if outputs is None:
                         outputs = {}
                     outputs[i] = (j, o._vc)
@@ -327,8 +340,10 @@ def _wrap_outputs(out, backend, node, args, cls):
         node._n_out = len(res)
         if len(res) > 1:
             node._out_meta = [(t.shape, t.dtype) for t in res]
+        if any(t._backend is not backend for t in res):
+            node._out_backends = [t._backend for t in res]
         if node._to_save:
-            node._resolve_saved(args, res)
+            node._resolve_saved(args, res, outs)
     return res[0] if single else tuple(res)
 
 
@@ -417,7 +432,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
             if r._node is None:
                 _to_leaf(leaf_grads, leaf_pos, r, g)
             else:
-                _accumulate(buffers, r._node, r._idx, g)
+                _accumulate(buffers, r._node, r._idx, g, r._backend)
         ready = [n for n, d in deps.items() if d == 0]
         while ready:
             node = ready.pop()
@@ -441,12 +456,14 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 gin = (None,) * len(node._next)
             else:
                 if node._n_out > 1 and any(g is None for g in grads):
-                    grads = [g if g is not None else _zeros(backend, shape, dtype, arrays)
-                             for g, (shape, dtype) in zip(grads, node._out_meta)]
+                    grads = [g if g is not None else
+                             _zeros(node._out_backend(j), shape, dtype, arrays)
+                             for j, (g, (shape, dtype)) in enumerate(zip(grads, node._out_meta))]
                 if node._saved is _FREED:
                     node.saved_tensors  # raises the retain_graph error
                 if arrays and not node.array_backward:  # a rule for Tensors only
-                    grads = [None if g is None else _wrap(g, backend) for g in grads]
+                    grads = [None if g is None else _wrap(g, node._out_backend(j))
+                             for j, g in enumerate(grads)]
                 gin = type(node).backward(node, *grads)
                 if type(gin) is not tuple:
                     gin = (gin,)
@@ -474,9 +491,9 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                         continue
                     if target._n_out == 1:
                         old = buffers.get(target)
-                        buffers[target] = g if old is None else old + g
+                        buffers[target] = g if old is None else _sum(old, g, backend)
                     else:
-                        _accumulate(buffers, target, idx, g)
+                        _accumulate(buffers, target, idx, g, backend)
                 elif idx < 0:
                     continue
                 else:
@@ -500,15 +517,23 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
         _mode.enabled, _mode.arrays = prev
 
 
-def _accumulate(buffers, node, idx, g):
+def _sum(a, b, backend):
+    s = a + b
+    if type(s) is not type(a):  # NumPy adds two 0-d arrays into a scalar
+        s = backend.asarray(s)
+    return s
+
+
+def _accumulate(buffers, node, idx, g, backend=None):
+    backend = backend or node.backend
     if node._n_out == 1:
         old = buffers.get(node)
-        buffers[node] = g if old is None else old + g
+        buffers[node] = g if old is None else _sum(old, g, backend)
         return
     buf = buffers.get(node)
     if buf is None:
         buffers[node] = buf = [None] * node._n_out
-    buf[idx] = g if buf[idx] is None else buf[idx] + g
+    buf[idx] = g if buf[idx] is None else _sum(buf[idx], g, backend)
 
 
 def _to_leaf(leaf_grads, leaf_pos, leaf, g):
@@ -518,7 +543,7 @@ def _to_leaf(leaf_grads, leaf_pos, leaf, g):
     if slot is None:
         leaf_grads[id(leaf)] = [leaf, g]
     else:
-        slot[1] = slot[1] + g
+        slot[1] = _sum(slot[1], g, leaf._backend)
 
 
 def _useful(node, deps, leaf_pos):
@@ -548,12 +573,14 @@ def _output_hooks(node, grads, fill_retained, seen, arrays):
     hooks = node._out_hooks
     if hooks:
         for idx, fns in hooks.items():
+            be = node._out_backend(idx)
             for fn in fns:
                 g = grads[idx]
                 if g is not None:
-                    r = fn(_wrap(g, node.backend) if arrays else g)
+                    r = fn(_wrap(g, be) if arrays else g)
                     if r is not None:
-                        grads[idx] = r = _as_grad(r, node.backend, arrays)
+                        _check_hook_result(r, g.shape, be)
+                        grads[idx] = r = r._data if arrays else r
                         _mark(seen, r if arrays else r._data)  # the hook's caller may hold it
     retain = node._retain
     if retain and fill_retained:
@@ -561,9 +588,17 @@ def _output_hooks(node, grads, fill_retained, seen, arrays):
             t = ref()
             g = grads[idx]
             if t is not None and g is not None:
-                g = _wrap(g, node.backend) if arrays else g.detach()
+                g = _wrap(g, node._out_backend(idx)) if arrays else g.detach()
                 _mark(seen, g._data)  # the gradient flows on: no leaf may take it too
                 t.grad = g if t.grad is None else t.grad + g
+
+
+def _check_hook_result(r, shape, backend):
+    if not isinstance(r, Tensor) or r._backend is not backend or r._data.shape != shape:
+        got = (f"a Tensor of shape {tuple(r.shape)} on {r.device}" if isinstance(r, Tensor)
+               else type(r).__name__)
+        raise RuntimeError(f"hook: must return None or a Tensor of shape {tuple(shape)} on "
+                           f"{backend.device} (the gradient's), got {got}")
 
 
 def _mark(seen, arr):
@@ -587,7 +622,8 @@ def _private(arr, seen_arrays):
     base = arr.base
     if base is None:
         return id(arr) not in seen_arrays
-    if arr.size != base.size or not getattr(arr.flags, "writeable", True):
+    if arr.size != getattr(base, "size", -1) or not getattr(arr.flags, "writeable", True) or \
+            any(st == 0 and n > 1 for st, n in zip(arr.strides, arr.shape)):
         return False
     # References to base: the view, the local name, getrefcount's argument.
     return id(base) not in seen_arrays and sys.getrefcount(base) <= 3
@@ -599,6 +635,7 @@ def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays):
             for fn in leaf._hooks:
                 r = fn(g)
                 if r is not None:
+                    _check_hook_result(r, leaf._data.shape, leaf._backend)
                     g = r
                     _mark(seen_arrays, r._data)  # the hook's caller may hold it
         if results is not None:

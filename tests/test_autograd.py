@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 import gpugrad as gg
+from gpugrad import backends
 from gpugrad.autograd import _wrap
+from gpugrad.backends import Device
+from gpugrad.backends.cpu import CPUBackend
 from tests.conftest import rand
 
 
@@ -457,3 +460,141 @@ def test_multi_output_function(device):
     a, b = Split.apply(x)
     (a + b).backward()
     assert x.grad.item() == 5
+
+
+# ---- found in review of the array-rule engine --------------------------------------------
+def test_0d_gradients_are_arrays_everywhere(device):
+    """NumPy adds two 0-d arrays into a scalar; no .grad, grad() result, retained grad
+    or hook argument may hold one (in-place updates on .grad must work)."""
+    x = scalar(2.0, device)
+    seen = []
+    h = x * 1.0
+    h.retain_grad()
+    h.register_hook(lambda g: seen.append(g))
+    (h * h + h * 3.0).backward()  # h feeds two consumers: its gradient is a sum
+    array_type = x._backend.array_type
+    for t in (x.grad, h.grad, seen[0]):
+        assert type(t.data) is array_type and t.shape == ()
+    assert x.grad.item() == 7
+    with gg.no_grad():
+        x.grad *= 0.5
+    assert x.grad.item() == 3.5
+    (gx,) = gg.grad(x * x + x, x)
+    assert type(gx.data) is array_type
+
+
+def test_user_subclass_of_an_op_with_its_own_tensor_rule(device, rng):
+    """Overriding backward of one of gpugrad's ops gives a Tensor rule, as documented,
+    not the array path the parent's rule takes."""
+    class ClippedTanh(gg.ops.unary.Tanh):
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            return g * gg.maximum(1 - y * y, 0.25)
+
+    x = rand(rng, (5,), device)
+    ClippedTanh.apply(x).sum().backward()
+    y = np.tanh(x.numpy())
+    np.testing.assert_allclose(x.grad.numpy(), np.maximum(1 - y * y, 0.25), rtol=1e-12)
+
+
+@pytest.mark.parametrize("where", ["leaf", "non-leaf"])
+def test_hook_result_of_the_wrong_shape_raises(device, where):
+    x = gg.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
+    t = x if where == "leaf" else x * 2.0
+    t.register_hook(lambda g: gg.tensor(np.ones((2, 2)), device=device))
+    with pytest.raises(RuntimeError, match=r"hook: must return None or a Tensor of shape \(3,\)"):
+        (t * 1.0).sum().backward()
+
+
+def test_second_derivative_through_0d_outputs(device):
+    """NumPy returns a 0-d op's output as a scalar; saving it must still save the
+    output (its dependence on x), not a constant."""
+    for f, d2 in [(gg.exp, np.exp), (gg.tanh, lambda v: -2 * np.tanh(v) * (1 - np.tanh(v) ** 2)),
+                  (gg.sqrt, lambda v: -0.25 * v ** -1.5)]:
+        x = scalar(0.7, device)
+        (g,) = gg.grad(f(x), x, create_graph=True)
+        (g2,) = gg.grad(g, x)
+        np.testing.assert_allclose(g2.item(), d2(0.7), rtol=1e-12)
+
+
+def test_a_stride_0_gradient_is_never_a_leaf_grad(device):
+    """A rule may hand back a broadcast view (writable, stride 0, in CuPy); a .grad
+    that is one loses in-place writes. It is copied."""
+    class Spread(gg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x._data.copy()
+
+        @staticmethod
+        def backward(ctx, g):
+            row = g.sum(axis=0, keepdims=True)._data.copy()
+            xp = g._backend.xp
+            if xp is np:  # NumPy's broadcast is read-only; make CuPy's writable kind
+                view = np.lib.stride_tricks.as_strided(row, g.shape, (0, row.strides[1]))
+            else:
+                view = xp.broadcast_to(row, g.shape)
+            del row
+            return _wrap(view, g._backend)
+
+    x = gg.tensor(np.ones((2, 3)), device=device, requires_grad=True)
+    Spread.apply(x).sum().backward()
+    g = x.grad.data
+    assert all(s != 0 for s in g.strides)
+    g[0, 0] = 5.0
+    assert x.grad.numpy()[1, 0] == 2.0
+
+
+class _OtherCPU(CPUBackend):
+    """A second host device, to test device bookkeeping without a GPU."""
+
+    def __init__(self, index):
+        self.device = Device("othercpu", index)
+
+    def from_numpy(self, a):
+        return np.array(a, copy=True)
+
+    def to_numpy(self, a):
+        return np.array(a, copy=True)
+
+
+def _make_other(index):
+    return _OtherCPU(index)
+
+
+@pytest.fixture
+def other_device(monkeypatch):
+    monkeypatch.setitem(backends._FACTORIES, "othercpu", (__name__, "_make_other"))
+    monkeypatch.setattr(backends, "_backends", dict(backends._backends))
+    return "othercpu:0"
+
+
+def test_gradient_of_an_output_on_another_device_keeps_that_device(other_device):
+    """A user op whose output lives elsewhere: its hook, retained grad and rule see
+    the gradient on the output's device; the rule's result lands on the input's."""
+    class Move(gg.Function):
+        @staticmethod
+        def forward(ctx, x, dev):
+            return gg.tensor(x.numpy(), device=dev)
+
+        @staticmethod
+        def backward(ctx, g):
+            seen.append(("rule", str(g.device)))
+            return g.to("cpu"), None
+
+    seen = []
+    x = gg.tensor(np.ones(3), requires_grad=True)
+    y = Move.apply(x, other_device)
+    y.register_hook(lambda g: seen.append(("hook", str(g.device))))
+    y.retain_grad()
+    (y * 2.0).sum().backward()
+    assert seen == [("hook", other_device), ("rule", other_device)]
+    assert str(y.grad.device) == other_device and str(x.grad.device) == "cpu"
+    np.testing.assert_array_equal(x.grad.numpy(), 2.0)
+    # and the built-in transfer, through second derivatives
+    x = gg.tensor(np.array([0.5, 1.5]), requires_grad=True)
+    z = gg.ops.shape.to_device(x, backends.get_backend(other_device))
+    (g,) = gg.grad((z * z * z).sum(), x, create_graph=True)
+    assert str(g.device) == "cpu"
+    (g2,) = gg.grad(g.sum(), x)
+    np.testing.assert_allclose(g2.numpy(), 6 * x.numpy())

@@ -198,19 +198,17 @@ class Cast(Function):
 class ToDevice(Function):
     """An explicit copy between devices; the gradient travels back the same way."""
 
-    # The engine takes a rule's array result to live on the node's device; this
-    # rule's result lives on the other one, so it hands back a Tensor that says where.
-    array_backward = False
-
     @staticmethod
     def forward(ctx, x, backend):
-        # The node's backend is its output's: the device its incoming gradient is on.
-        ctx.src, ctx.backend = x._backend, backend
+        ctx.dst = backend
         return _wrap(backend.from_numpy(x._backend.to_numpy(x._data)), backend)
 
     @staticmethod
     def backward(ctx, g):
-        return to_device(g, ctx.src), None
+        src = ctx.backend  # the input's device
+        if isinstance(g, Tensor):
+            return to_device(g, src), None
+        return src.from_numpy(ctx.dst.to_numpy(g)), None
 
 
 # ---- public functions ------------------------------------------------------------
