@@ -577,6 +577,7 @@ def _output_hooks(node, grads, fill_retained, seen, arrays):
             for fn in fns:
                 g = grads[idx]
                 if g is not None:
+                    _mark(seen, g if arrays else g._data)  # the hook may keep it
                     r = fn(_wrap(g, be) if arrays else g)
                     if r is not None:
                         _check_hook_result(r, g.shape, be)
@@ -588,8 +589,11 @@ def _output_hooks(node, grads, fill_retained, seen, arrays):
             t = ref()
             g = grads[idx]
             if t is not None and g is not None:
-                g = _wrap(g, node._out_backend(idx)) if arrays else g.detach()
-                _mark(seen, g._data)  # the gradient flows on: no leaf may take it too
+                # A copy, as PyTorch's retain_grad makes: the gradient flows on, and
+                # may reach a leaf, another retained tensor, or be the caller's seed.
+                g = _wrap(g.copy(), node._out_backend(idx)) if arrays else g.detach()
+                if not arrays:
+                    _mark(seen, g._data)
                 t.grad = g if t.grad is None else t.grad + g
 
 
@@ -633,11 +637,12 @@ def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays):
     for leaf, g in leaf_grads.values():
         if leaf._hooks:
             for fn in leaf._hooks:
+                _mark(seen_arrays, g._data)  # the hook may keep what it is given
                 r = fn(g)
                 if r is not None:
                     _check_hook_result(r, leaf._data.shape, leaf._backend)
                     g = r
-                    _mark(seen_arrays, r._data)  # the hook's caller may hold it
+            _mark(seen_arrays, g._data)  # a replacement's caller may hold it too
         if results is not None:
             for pos in leaf_pos[id(leaf)]:
                 results[pos] = g

@@ -259,7 +259,12 @@ class Tensor:
                     f"{name}: in-place change of a tensor that shares memory with a view "
                     f"(shape {tuple(self.shape)}) while recording gradients is not "
                     "supported; use clone() first")
-            old = _wrap(self._data, self._backend, self._node, self._idx, self._rg)
+            # A raw operand that is this tensor's own memory (`h *= h.data`) would be
+            # saved as a constant and then overwritten: it stands for the old values.
+            mine = self._data
+            args = tuple(a.copy() if self._backend.is_array(a) and (a is mine or a.base is mine)
+                         else a for a in args)
+            old = _wrap(mine, self._backend, self._node, self._idx, self._rg)
             old._vc = self._vc
             res = fn(old, *args)
             self._data[...] = res._data

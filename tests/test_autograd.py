@@ -598,3 +598,32 @@ def test_gradient_of_an_output_on_another_device_keeps_that_device(other_device)
     assert str(g.device) == "cpu"
     (g2,) = gg.grad(g.sum(), x)
     np.testing.assert_allclose(g2.numpy(), 6 * x.numpy())
+
+
+def test_retained_grads_and_hook_arguments_are_not_leaf_grads(device):
+    """Retained grads are copies (as in PyTorch); what a hook was handed may be kept by
+    the user, so no .grad shares its memory."""
+    x = scalar(2.0, device)
+    a = x * 1.0
+    b = a + 0.0  # b's gradient passes to a unchanged, then on to x
+    a.retain_grad()
+    b.retain_grad()
+    seed = gg.tensor(1.0, dtype=gg.float64, device=device)
+    kept = []
+    x.register_hook(lambda g: kept.append(g))
+    b.backward(seed)
+    arrays = [seed.data, a.grad.data, b.grad.data, x.grad.data, kept[0].data]
+    for i in range(len(arrays)):
+        for j in range(i + 1, len(arrays)):
+            assert arrays[i] is not arrays[j], (i, j)
+    with gg.no_grad():
+        x.grad *= 3.0
+    assert (a.grad.item(), b.grad.item(), kept[0].item(), seed.item()) == (1.0, 1.0, 1.0, 1.0)
+
+
+def test_inplace_with_its_own_data_as_operand(device):
+    x = gg.tensor([1.0, 2.0, 3.0], dtype=gg.float64, device=device, requires_grad=True)
+    h = x * 1.0
+    h *= h.data  # h = x * x0, with x0 the values before the change
+    h.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 2.0, 3.0])
