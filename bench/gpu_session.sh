@@ -2,6 +2,8 @@
 # Everything a session with a lent GPU runs, in one device call (device/METHOD.md):
 # the whole test suite on cpu and cuda, then the CUDA benchmarks.
 #   run: bash bench/gpu_session.sh      (results land in $OUT, else bench/results)
+# The device's copy of .git may be stale: pass the commit the tree came from, as in
+#   GPUGRAD_BENCH_COMMIT=$(git rev-parse --short HEAD)  (evaluated here, not there).
 # Nothing is installed: the GPU image has CuPy, PyTorch, pytest and hypothesis, and
 # gpugrad runs from this checkout. Commit the .md it writes under bench/results/.
 set -uo pipefail
