@@ -234,7 +234,11 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
+        # One pass over the arguments: their device, and the graph edges of those
+        # that require grad (used only if this call records).
         backend = None
+        nig = []
+        edges = []
         requires = False
         for a in args:
             if isinstance(a, Tensor):
@@ -246,6 +250,13 @@ class Function:
                         f"{backend.device} and {a._backend.device}; move one with .to()")
                 if a._rg:
                     requires = True
+                    nig.append(True)
+                    node = a._node
+                    edges.append((a, -1, a._data.shape) if node is None else
+                                 (node, a._idx, a._data.shape))
+                    continue
+            nig.append(False)
+            edges.append(None)
         if backend is None:
             raise TypeError(f"{cls.__name__}: got no Tensor argument to take a device from")
         ctx = cls.__new__(cls)
@@ -266,17 +277,6 @@ class Function:
             if type(out) is backend.array_type and not cls.view_of_input:
                 return _wrap(out, backend)
             return _wrap_outputs(out, backend, None, args, cls)
-        nig = []
-        edges = []
-        for a in args:
-            if isinstance(a, Tensor) and a._rg:
-                nig.append(True)
-                node = a._node
-                edges.append((a, -1, a._data.shape) if node is None else
-                             (node, a._idx, a._data.shape))
-            else:
-                nig.append(False)
-                edges.append(None)
         ctx.needs_input_grad = tuple(nig)
         ctx._next = edges
         if cls._array_forward:
