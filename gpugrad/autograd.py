@@ -87,6 +87,7 @@ class enable_grad(no_grad):
 
 # ---- saved values --------------------------------------------------------
 _FREED = object()
+_grad_lock = threading.Lock()
 
 
 class Function:
@@ -206,12 +207,13 @@ class Function:
         for i, obj in enumerate(objs):
             if obj is None:
                 continue
-            if isinstance(obj, Tensor):
+            if isinstance(obj, Tensor) and not (raw is not None and any(obj is r for r in raw)):
                 values[i] = obj._data
                 checks.append((i, obj._vc, obj._vc[0]))
                 continue
             for j, o in enumerate(outs):
                 # raw: what forward returned, before a NumPy scalar became a 0-d array
+                # or a returned Tensor became the graph's output
                 if obj is o._data or (raw is not None and obj is raw[j]):
                     values[i] = o._data
                     if outputs is None:
@@ -478,7 +480,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 target, idx, shape = e
                 if g is not None:
                     if type(g) is not carried:
-                        g = _as_grad(g, backend, arrays)
+                        g = _as_grad(g, backend, arrays, node)
                     if g.shape != shape:
                         raise RuntimeError(
                             f"{type(node).__name__}: backward returned a gradient of shape "
@@ -553,14 +555,16 @@ def _useful(node, deps, leaf_pos):
                for e in node._next)
 
 
-def _as_grad(g, backend, arrays):
+def _as_grad(g, backend, arrays, node):
     """A rule's result as what the pass carries: an array of the backend (NumPy
     hands back 0-d results as scalars), or a Tensor when recording."""
-    if arrays:
-        if isinstance(g, Tensor):
-            return g._data
-        return g if type(g) is backend.array_type else backend.asarray(g)
-    return g if isinstance(g, Tensor) else _wrap(backend.asarray(g), backend)
+    if isinstance(g, Tensor):
+        if g._backend is not backend:
+            raise RuntimeError(f"{type(node).__name__}: backward returned a gradient on "
+                               f"{g.device} for an input on {backend.device}; move it with .to()")
+        return g._data if arrays else g
+    g = g if type(g) is backend.array_type else backend.asarray(g)
+    return g if arrays else _wrap(g, backend)
 
 
 def _zeros(backend, shape, dtype, arrays):
@@ -580,7 +584,7 @@ def _output_hooks(node, grads, fill_retained, seen, arrays):
                     _mark(seen, g if arrays else g._data)  # the hook may keep it
                     r = fn(_wrap(g, be) if arrays else g)
                     if r is not None:
-                        _check_hook_result(r, g.shape, be)
+                        _check_hook_result(r, g if arrays else g._data, be)
                         grads[idx] = r = r._data if arrays else r
                         _mark(seen, r if arrays else r._data)  # the hook's caller may hold it
     retain = node._retain
@@ -589,20 +593,22 @@ def _output_hooks(node, grads, fill_retained, seen, arrays):
             t = ref()
             g = grads[idx]
             if t is not None and g is not None:
-                # A copy, as PyTorch's retain_grad makes: the gradient flows on, and
-                # may reach a leaf, another retained tensor, or be the caller's seed.
-                g = _wrap(g.copy(), node._out_backend(idx)) if arrays else g.detach()
-                if not arrays:
-                    _mark(seen, g._data)
-                t.grad = g if t.grad is None else t.grad + g
+                # A copy (without history), as PyTorch's retain_grad makes: the
+                # gradient flows on, and may reach a leaf, another retained tensor,
+                # or be the caller's seed.
+                g = _wrap((g if arrays else g._data).copy(), node._out_backend(idx))
+                with _grad_lock:
+                    t.grad = g if t.grad is None else t.grad + g
 
 
-def _check_hook_result(r, shape, backend):
-    if not isinstance(r, Tensor) or r._backend is not backend or r._data.shape != shape:
-        got = (f"a Tensor of shape {tuple(r.shape)} on {r.device}" if isinstance(r, Tensor)
-               else type(r).__name__)
-        raise RuntimeError(f"hook: must return None or a Tensor of shape {tuple(shape)} on "
-                           f"{backend.device} (the gradient's), got {got}")
+def _check_hook_result(r, like, backend):
+    """A hook's replacement must look like the gradient it replaces (like: an array)."""
+    if not isinstance(r, Tensor) or r._backend is not backend or \
+            r._data.shape != like.shape or r._data.dtype != like.dtype:
+        got = (f"a {r.dtype} Tensor of shape {tuple(r.shape)} on {r.device}"
+               if isinstance(r, Tensor) else type(r).__name__)
+        raise RuntimeError(f"hook: must return None or a {like.dtype} Tensor of shape "
+                           f"{tuple(like.shape)} on {backend.device} (the gradient's), got {got}")
 
 
 def _mark(seen, arr):
@@ -640,23 +646,23 @@ def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays):
                 _mark(seen_arrays, g._data)  # the hook may keep what it is given
                 r = fn(g)
                 if r is not None:
-                    _check_hook_result(r, leaf._data.shape, leaf._backend)
+                    _check_hook_result(r, g._data, leaf._backend)
                     g = r
             _mark(seen_arrays, g._data)  # a replacement's caller may hold it too
         if results is not None:
             for pos in leaf_pos[id(leaf)]:
                 results[pos] = g
             continue
-        if not create_graph:
-            arr = g._data
-            # A .grad must own its memory, so in-place use is safe: copy unless
-            # it is provably private (PyTorch's AccumulateGrad steals on the same
-            # kind of reference count).
-            if not _private(arr, seen_arrays):
-                g = _wrap(arr.copy(), g._backend)
-            _mark(seen_arrays, g._data)
-        # ._grad, not the checking setter: the engine made g to the leaf's shape and device.
-        leaf._grad = g if leaf._grad is None else leaf._grad + g
+        # A .grad must own its memory, so in-place use is safe: copy unless it is
+        # provably private (PyTorch's AccumulateGrad steals on the same kind of
+        # reference count). With create_graph the copy is a recorded clone.
+        if not _private(g._data, seen_arrays):
+            g = g.clone() if create_graph else _wrap(g._data.copy(), g._backend)
+        _mark(seen_arrays, g._data)
+        # ._grad, not the checking setter: the engine made g to the leaf's shape and
+        # device. Locked: two threads may run backward into one leaf.
+        with _grad_lock:
+            leaf._grad = g if leaf._grad is None else leaf._grad + g
 
 
 # ---- public entry points ----------------------------------------------------

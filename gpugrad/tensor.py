@@ -259,12 +259,13 @@ class Tensor:
                     f"{name}: in-place change of a tensor that shares memory with a view "
                     f"(shape {tuple(self.shape)}) while recording gradients is not "
                     "supported; use clone() first")
-            # A raw operand that is this tensor's own memory (`h *= h.data`) would be
+            # A raw operand in this tensor's own memory (`h *= h.data[::-1]`) would be
             # saved as a constant and then overwritten: it stands for the old values.
-            mine = self._data
-            args = tuple(a.copy() if self._backend.is_array(a) and (a is mine or a.base is mine)
-                         else a for a in args)
-            old = _wrap(mine, self._backend, self._node, self._idx, self._rg)
+            # NumPy and CuPy views name the array that owns the memory as their base.
+            mine = self._data if self._data.base is None else self._data.base
+            args = tuple(a.copy() if self._backend.is_array(a) and
+                         (a if a.base is None else a.base) is mine else a for a in args)
+            old = _wrap(self._data, self._backend, self._node, self._idx, self._rg)
             old._vc = self._vc
             res = fn(old, *args)
             self._data[...] = res._data

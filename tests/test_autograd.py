@@ -503,7 +503,7 @@ def test_hook_result_of_the_wrong_shape_raises(device, where):
     x = gg.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
     t = x if where == "leaf" else x * 2.0
     t.register_hook(lambda g: gg.tensor(np.ones((2, 2)), device=device))
-    with pytest.raises(RuntimeError, match=r"hook: must return None or a Tensor of shape \(3,\)"):
+    with pytest.raises(RuntimeError, match=r"hook: must return None or a float32 Tensor of shape \(3,\)"):
         (t * 1.0).sum().backward()
 
 
@@ -627,3 +627,101 @@ def test_inplace_with_its_own_data_as_operand(device):
     h *= h.data  # h = x * x0, with x0 the values before the change
     h.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 2.0, 3.0])
+
+
+# ---- found in a second review ------------------------------------------------------------
+def test_inplace_with_a_view_of_its_own_memory(device):
+    x = gg.tensor([1.0, 2.0, 3.0], dtype=gg.float64, device=device, requires_grad=True)
+    h = (x * 1.0).reshape(1, 3).max(axis=0)  # a view of max's own temporary
+    assert h.data.base is not None
+    h *= h.data[::-1]  # the old values, reversed: a constant
+    h.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 2.0, 1.0])
+
+
+def test_hook_that_changes_the_dtype_raises(device):
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64, device=device, requires_grad=True)
+    x.register_hook(lambda g: g.to(gg.float32))
+    with pytest.raises(RuntimeError, match="hook: must return None or a float64 Tensor"):
+        (x * 2.0).sum().backward()
+
+
+class ExpOut(gg.Function):
+    """Returns a Tensor it built and saves that same Tensor: it is the output."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = gg.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y
+
+
+def test_saved_tensor_that_forward_returned_is_the_output(device):
+    x = gg.tensor([0.7, -0.3], dtype=gg.float64, device=device, requires_grad=True)
+    (g,) = gg.grad(ExpOut.apply(x).sum(), x, create_graph=True)
+    (g2,) = gg.grad(g.sum(), x)  # d/dx exp(x) through the saved output
+    np.testing.assert_allclose(g2.numpy(), np.exp([0.7, -0.3]), rtol=1e-12)
+    y = ExpOut.apply(x)
+    with gg.no_grad():
+        y += 100.0
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.sum().backward()
+
+
+def test_create_graph_grads_do_not_alias_the_seed_or_each_other(device):
+    x = scalar(2.0, device)
+    a = x + 0.0
+    a.retain_grad()
+    seed = gg.tensor(1.0, dtype=gg.float64, device=device)
+    a.backward(seed, create_graph=True)
+    assert x.grad.data is not seed.data and a.grad.data is not seed.data
+    assert not np.shares_memory(x.grad.numpy(), a.grad.numpy()) or device != "cpu"
+    with gg.no_grad():
+        x.grad *= 3.0
+    assert (a.grad.item(), seed.item(), x.grad.item()) == (1.0, 1.0, 3.0)
+
+
+def test_a_rule_returning_a_gradient_on_the_wrong_device_raises(other_device):
+    class Forgets(gg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x._data * 2.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.to(other_device) * 2.0  # should stay on the input's device
+
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="Forgets: backward returned a gradient on othercpu:0 "
+                                           "for an input on cpu"):
+        Forgets.apply(x).sum().backward()
+
+
+def test_float16_mean_gradient_over_more_elements_than_float16_holds(device):
+    n = 70_000
+    x = gg.tensor(np.zeros(n, np.float16), device=device, requires_grad=True)
+    x.mean().backward()
+    g = x.grad.numpy()
+    assert g.dtype == np.float16 and g[0] > 0
+    # 1/n is a float16 subnormal: its spacing there, 2**-24, is 0.4% of it
+    np.testing.assert_allclose(g.astype(np.float64), 1 / n, rtol=5e-3)
+
+
+def test_two_threads_backward_into_one_leaf(device):
+    import threading
+    x = scalar(1.0, device)
+
+    def work():
+        for _ in range(3000):
+            (x * 2.0).backward()
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert x.grad.item() == 12000.0

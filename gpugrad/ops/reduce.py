@@ -54,6 +54,10 @@ class Mean(Function):
         count = 1
         for a in axes:
             count *= ctx.shape[a]
+        # g / count rounds once; where count overflows the dtype (float16 past 65504)
+        # the reciprocal does not.
+        if count > float(ctx.backend.xp.finfo(g.dtype).max):
+            return _spread(ctx, g * (1.0 / count), ctx.shape, axes, keepdims), None, None
         return _spread(ctx, g / count, ctx.shape, axes, keepdims), None, None
 
 
