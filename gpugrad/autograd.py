@@ -635,8 +635,23 @@ def _private(arr, seen_arrays):
     if arr.size != getattr(base, "size", -1) or not getattr(arr.flags, "writeable", True) or \
             any(st == 0 and n > 1 for st, n in zip(arr.strides, arr.shape)):
         return False
-    # References to base: the view, the local name, getrefcount's argument.
-    return id(base) not in seen_arrays and sys.getrefcount(base) <= 3
+    # References to base: the view, the local name, getrefcount's argument (as
+    # counted by this interpreter: see _BASE_REFS).
+    return id(base) not in seen_arrays and sys.getrefcount(base) <= _BASE_REFS
+
+
+def _count_base_refs():
+    """What sys.getrefcount reports, inside _private, for a base nothing else holds.
+    Measured, not assumed: interpreters differ (3.14 borrows stack references)."""
+    class View:
+        pass
+    v = View()
+    v.base = View()  # held by v alone
+    base = v.base
+    return sys.getrefcount(base)
+
+
+_BASE_REFS = _count_base_refs()
 
 
 def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays):
