@@ -479,7 +479,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                     continue
                 target, idx, shape = e
                 if g is not None:
-                    if type(g) is not carried:
+                    if type(g) is not carried or (not arrays and g._backend is not backend):
                         g = _as_grad(g, backend, arrays, node)
                     if g.shape != shape:
                         raise RuntimeError(
@@ -563,7 +563,12 @@ def _as_grad(g, backend, arrays, node):
             raise RuntimeError(f"{type(node).__name__}: backward returned a gradient on "
                                f"{g.device} for an input on {backend.device}; move it with .to()")
         return g._data if arrays else g
-    g = g if type(g) is backend.array_type else backend.asarray(g)
+    if not backend.is_array(g):
+        if getattr(g, "ndim", 0):  # another library's array: converting it would copy
+            raise RuntimeError(f"{type(node).__name__}: backward returned a "
+                               f"{type(g).__module__}.{type(g).__name__} for an input on "
+                               f"{backend.device}")
+        g = backend.asarray(g)  # a scalar, e.g. NumPy's for a 0-d result
     return g if arrays else _wrap(g, backend)
 
 

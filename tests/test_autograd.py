@@ -700,6 +700,8 @@ def test_a_rule_returning_a_gradient_on_the_wrong_device_raises(other_device):
     with pytest.raises(RuntimeError, match="Forgets: backward returned a gradient on othercpu:0 "
                                            "for an input on cpu"):
         Forgets.apply(x).sum().backward()
+    with pytest.raises(RuntimeError, match="Forgets: backward returned a gradient on othercpu:0"):
+        gg.grad(Forgets.apply(x).sum(), x, create_graph=True)
 
 
 def test_float16_mean_gradient_over_more_elements_than_float16_holds(device):
@@ -725,3 +727,23 @@ def test_two_threads_backward_into_one_leaf(device):
     for t in threads:
         t.join()
     assert x.grad.item() == 12000.0
+
+
+def test_a_rule_returning_another_librarys_array_raises(device):
+    class Foreign:  # stands for an array of another library (a host array on CUDA, say)
+        ndim, shape = 1, (2,)
+
+    class Leaks(gg.Function):
+        array_backward = True
+
+        @staticmethod
+        def forward(ctx, x):
+            return x._data * 2.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return Foreign()
+
+    x = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    with pytest.raises(RuntimeError, match="Leaks: backward returned a .*Foreign for an input on"):
+        Leaks.apply(x).sum().backward()
