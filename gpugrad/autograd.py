@@ -526,8 +526,8 @@ def _sum(a, b, backend):
     return s
 
 
-def _accumulate(buffers, node, idx, g, backend=None):
-    backend = backend or node.backend
+def _accumulate(buffers, node, idx, g, backend):
+    """Add g to the gradient of node's output idx; backend: the device g lives on."""
     if node._n_out == 1:
         old = buffers.get(node)
         buffers[node] = g if old is None else _sum(old, g, backend)
