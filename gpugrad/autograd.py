@@ -488,20 +488,13 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                     if idx < 0:
                         _to_leaf(leaf_grads, leaf_pos, target, g)
                         continue
-                    d = deps.get(target)
-                    if d is None:
-                        continue
-                    if target._n_out == 1:
-                        old = buffers.get(target)
-                        buffers[target] = g if old is None else _sum(old, g, backend)
-                    else:
-                        _accumulate(buffers, target, idx, g, backend)
                 elif idx < 0:
                     continue
-                else:
-                    d = deps.get(target)
-                    if d is None:
-                        continue
+                d = deps.get(target)
+                if d is None:
+                    continue
+                if g is not None:
+                    _accumulate(buffers, target, idx, g, backend)
                 if d == 1:
                     ready.append(target)
                 deps[target] = d - 1

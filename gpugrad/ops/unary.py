@@ -176,8 +176,7 @@ def tanh(x):
 
 
 def sigmoid(x):
-    if x._data.dtype.kind != "f":
-        _floating("sigmoid", x)
+    _floating("sigmoid", x)
     return Sigmoid.apply(x)
 
 
