@@ -84,8 +84,9 @@ class CPUBackend:
         """
         C = x.shape[1]
         if t.size:
-            lo, hi = t.min(), t.max()
-            if 0 <= lo and hi < C and not lo <= ignore_index <= hi:
+            # One reduction for 0 <= t < C: negative labels wrap to huge unsigned ones.
+            u = t.view(t.dtype.str.replace("i", "u")) if t.dtype.kind == "i" else t
+            if u.max() < C and not 0 <= ignore_index < C:
                 return None, t, None if weight is None else weight[t]
         valid = t != ignore_index
         if check:
@@ -95,6 +96,8 @@ class CPUBackend:
                     f"softmax_cross_entropy: label {int(t[bad].flat[0])} is outside [0, {C}) "
                     f"for logits of shape {tuple(x.shape)} and is not ignore_index "
                     f"({ignore_index})")
+        if valid.all():  # an ignore_index among the classes, used by no row
+            return None, t, None if weight is None else weight[t]
         tt = np.where(valid, t, 0)
         w_t = valid.astype(x.dtype) if weight is None else weight[tt] * valid
         return valid, tt, w_t
@@ -103,7 +106,18 @@ class CPUBackend:
     def _compute_dtype(x):
         # float16 accumulates in float32: a float16 sum over a long row
         # overflows or loses every small term.
-        return np.float32 if x.dtype == np.float16 else x.dtype
+        return _F32 if x.dtype.char == "e" else x.dtype
+
+    @staticmethod
+    def _layout(x, t, S):
+        """2-D (N, C) views when there is one position per row (S = 1, the usual
+        case): NumPy reduces and gathers over 2-D arrays faster than over (N, C, 1).
+        Returns x, t, and the row (and position) indices that, with the labels,
+        gather each row's label logit."""
+        N = x.shape[0]
+        if S == 1:
+            return x.reshape(N, x.shape[1]), t.reshape(N), (np.arange(N),)
+        return x, t, (np.arange(N)[:, None], np.arange(S))
 
     def softmax_cross_entropy_forward(self, x, t, weight, ignore_index,
                                       label_smoothing, reduction):
@@ -114,14 +128,15 @@ class CPUBackend:
         if weight is not None:
             weight = weight.astype(cdt, copy=False)
         N, C, S = x.shape
+        x, t, rows = self._layout(x, t, S)
         valid, tt, w_t = self._targets(x, t, weight, ignore_index, check=True)
         m = x.max(axis=1)
-        e = x - m[:, None, :]
+        e = x - m[:, None]
         np.exp(e, out=e)
         lse = np.log(e.sum(axis=1))
         lse += m
         del e
-        loss = lse - x[np.arange(N)[:, None], tt, np.arange(S)]
+        loss = lse - x[_label_index(rows, tt)]
         if w_t is not None:
             loss *= w_t if not label_smoothing else w_t * (1 - label_smoothing)
         elif label_smoothing:
@@ -130,20 +145,21 @@ class CPUBackend:
             if weight is None:
                 smooth = C * lse - x.sum(axis=1)
             else:
-                smooth = weight.sum() * lse - np.einsum("ncs,c->ns", x, weight)
+                smooth = weight.sum() * lse - np.einsum("nc...,c->n...", x, weight)
             smooth *= label_smoothing / C
             loss += smooth if valid is None else smooth * valid
         # den keeps the compute dtype: in float16 a weight sum over more than
         # 65504 rows is inf, and the mean's gradient would silently be zero.
         den = np.asarray(N * S if w_t is None else w_t.sum(), dtype=cdt)
         if reduction == "none":
-            out = loss
+            out = loss.reshape(N, S)
         elif reduction == "sum":
             out = loss.sum()
         else:
             # 0/0 (every target ignored) is NaN, as in PyTorch.
             out = loss.sum() / den if den else np.asarray(np.nan)
-        return np.asarray(out, dtype=out_dtype), lse.astype(out_dtype, copy=False), den
+        return (np.asarray(out, dtype=out_dtype), lse.reshape(N, S).astype(out_dtype, copy=False),
+                den)
 
     def softmax_cross_entropy_backward(self, x, t, lse, g, den, weight,
                                        ignore_index, label_smoothing, reduction):
@@ -153,14 +169,22 @@ class CPUBackend:
         """
         out_dtype = x.dtype
         cdt = self._compute_dtype(x)
-        x = x.astype(cdt, copy=False)
-        lse = lse.astype(cdt, copy=False)
+        shape = x.shape
+        N, C, S = shape
+        x, t, rows = self._layout(x.astype(cdt, copy=False), t, S)
+        lse = lse.astype(cdt, copy=False).reshape(x.shape[:1] + x.shape[2:])
         g = g.astype(cdt, copy=False)
+        if g.ndim:
+            g = g.reshape(lse.shape)
         if weight is not None:
             weight = weight.astype(cdt, copy=False)
-        N, C, S = x.shape
         eps = label_smoothing
-        valid, tt, w_t = self._targets(x, t, weight, ignore_index)
+        if weight is None and N * S <= _EXACT_COUNT[cdt.char] and float(den) == N * S:
+            # The forward counted every row as kept (and checked the labels, which the
+            # saved-tensor version check guards since): no labels to scan again.
+            valid, tt, w_t = None, t, None
+        else:
+            valid, tt, w_t = self._targets(x, t, weight, ignore_index)
         if reduction == "mean":
             # den is 0 only when every row is ignored: their gradient is 0 below.
             g = g / den.astype(cdt) if den else np.zeros_like(g)
@@ -169,14 +193,24 @@ class CPUBackend:
         scale = g if valid is None else np.where(valid, g, 0).astype(cdt, copy=False)
         hot = scale * (1 - eps) if w_t is None else scale * w_t * (1 - eps)
         a = hot + scale * (eps / C * (C if weight is None else weight.sum())) if eps else hot
-        gx = x - lse[:, None, :]
+        gx = x - lse[:, None]
         np.exp(gx, out=gx)
         gx *= _per_row(a)
-        gx[np.arange(N)[:, None], tt, np.arange(S)] -= hot
+        gx[_label_index(rows, tt)] -= hot
         if eps:
             smooth = _per_row(scale * (eps / C))
-            gx -= smooth if weight is None else smooth * weight[None, :, None]
-        return gx.astype(out_dtype, copy=False)
+            gx -= smooth if weight is None else smooth * weight.reshape((C,) + (1,) * (x.ndim - 2))
+        return gx.reshape(shape).astype(out_dtype, copy=False)
+
+
+_F32 = np.dtype(np.float32)
+# Counts up to which a float of each compute dtype holds every integer.
+_EXACT_COUNT = {"f": 2 ** 24, "d": 2 ** 53}
+
+
+def _label_index(rows, tt):
+    """The fancy index of each row's label logit: (rows, tt) or (rows, tt, positions)."""
+    return (rows[0], tt) + rows[1:]
 
 
 # np.errstate as a decorator costs a third less per call than a `with` block
@@ -185,8 +219,8 @@ _exp_overflow_ok = np.errstate(over="ignore")(np.exp)
 
 
 def _per_row(a):
-    """A per-row value (N, S) broadcast over classes; a 0-d one as it is."""
-    return a[:, None, :] if a.ndim else a
+    """A per-row value, (N,) or (N, S), broadcast over classes; a 0-d one as it is."""
+    return a[:, None] if a.ndim else a
 
 
 def make(index):

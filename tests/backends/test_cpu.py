@@ -150,3 +150,29 @@ def test_sce_float16_mean_over_many_rows_keeps_its_gradient():
     gx = cpu.softmax_cross_entropy_backward(x, t, lse, np.array(1.0, np.float16), den, None,
                                             -100, 0.0, "mean")
     np.testing.assert_allclose(gx[0, :, 0].astype(np.float64), [-0.5 / N, 0.5 / N], rtol=2e-3)
+
+
+@pytest.mark.parametrize("layout", [(6, 5, 1), (6, 5, 2)])
+@pytest.mark.parametrize("ignore_index", [-100, 2, 4])
+def test_sce_backward_matches_forward_differences(layout, ignore_index):
+    """The backward's shortcuts (2-D rows, no second label scan when the forward kept
+    every row) against central differences of the forward, with an ignore_index
+    outside the classes, inside but used by no label (2), and used by some (4)."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(layout)
+    t = rng.integers(0, 5, (layout[0], layout[2]))
+    t[t == 2] = 3
+    loss, lse, den = cpu.softmax_cross_entropy_forward(x, t, None, ignore_index, 0.0, "mean")
+    assert float(den) == (t != ignore_index).sum()
+    gx = cpu.softmax_cross_entropy_backward(x, t, lse, np.array(1.0), den, None, ignore_index,
+                                            0.0, "mean")
+    num = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        d = np.zeros_like(x)
+        d[i] = 1e-6
+        hi = cpu.softmax_cross_entropy_forward(x + d, t, None, ignore_index, 0.0, "mean")[0]
+        lo = cpu.softmax_cross_entropy_forward(x - d, t, None, ignore_index, 0.0, "mean")[0]
+        num[i] = (hi - lo) / 2e-6
+    np.testing.assert_allclose(gx, num, rtol=1e-6, atol=1e-9)
+    if ignore_index == 4:
+        assert (gx[(t == 4).nonzero()[0], :, (t == 4).nonzero()[1]] == 0).all()
