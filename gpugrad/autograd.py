@@ -435,45 +435,49 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 _to_leaf(leaf_grads, leaf_pos, r, g)
             else:
                 _accumulate(buffers, r._node, r._idx, g, r._backend)
-        ready = [n for n, d in deps.items() if d == 0]
+        # Only a root's node can have no consumer among the nodes reached from the roots.
+        ready = []
+        for r in roots:
+            n = r._node
+            if n is not None and deps.get(n) == 0 and not any(n is m for m in ready):
+                ready.append(n)
+        carried = None if arrays else Tensor
         while ready:
             node = ready.pop()
             backend = node.backend
             # A single-output node's buffer is its gradient; a multi-output
             # node's, a list with one slot per output.
             grads = buffers.pop(node, None)
-            if node._n_out == 1:
-                grads = [grads]
-            elif grads is None:
+            single = node._n_out == 1
+            if grads is None and not single:
                 grads = [None] * node._n_out
-            if node._out_hooks is not None or node._retain is not None:
-                _output_hooks(node, grads, results is None, seen, arrays)
-            if node_pos is not None:
-                for idx, pos in node_pos.get(node, ()):
-                    results[pos] = grads[idx]
+            if node._out_hooks is not None or node._retain is not None or node_pos is not None:
+                grads = _node_extras(node, [grads] if single else grads, results, node_pos,
+                                     seen, arrays)
+                if single:
+                    grads = grads[0]
             # `is None`, never `in`/`count`: those compare with ==, which for a
             # Tensor is an elementwise op (and on CUDA an error).
-            if (grads[0] is None and all(g is None for g in grads)) or \
+            if (grads is None if single else all(g is None for g in grads)) or \
                     (results is not None and not _useful(node, deps, leaf_pos)):
                 gin = (None,) * len(node._next)
             else:
-                if node._n_out > 1 and any(g is None for g in grads):
-                    grads = [g if g is not None else
-                             _zeros(node._out_backend(j), shape, dtype, arrays)
-                             for j, (g, (shape, dtype)) in enumerate(zip(grads, node._out_meta))]
                 if node._saved is _FREED:
                     node.saved_tensors  # raises the retain_graph error
-                if arrays and not node.array_backward:  # a rule for Tensors only
-                    grads = [None if g is None else _wrap(g, node._out_backend(j))
-                             for j, g in enumerate(grads)]
-                gin = type(node).backward(node, *grads)
+                if single:
+                    if arrays and not node.array_backward:  # a rule for Tensors only
+                        grads = _wrap(grads, node._out_backend(0))
+                    gin = type(node).backward(node, grads)
+                else:
+                    gin = type(node).backward(node, *_fill_grads(node, grads, arrays))
                 if type(gin) is not tuple:
                     gin = (gin,)
                 if len(gin) != len(node._next):
                     raise RuntimeError(
                         f"{type(node).__name__}: backward returned {len(gin)} gradients, "
                         f"expected {len(node._next)} (one per argument of forward)")
-            carried = backend.array_type if arrays else Tensor
+            if arrays:
+                carried = backend.array_type
             for e, g in zip(node._next, gin):
                 if e is None:
                     continue
@@ -500,16 +504,35 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 deps[target] = d - 1
             if not retain_graph and node._saved is not None:
                 node._saved = _FREED
-        if arrays:
-            for slot in leaf_grads.values():
-                slot[1] = _wrap(slot[1], slot[0]._backend)
-            if results is not None:
-                results = [g if g is None or isinstance(g, Tensor) else _wrap(g, t._backend)
-                           for g, t in zip(results, targets)]
-        _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen)
+        if results is not None and arrays:
+            results = [g if g is None or isinstance(g, Tensor) else _wrap(g, t._backend)
+                       for g, t in zip(results, targets)]
+        _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen, arrays)
         return results
     finally:
         _mode.enabled, _mode.arrays = prev
+
+
+def _node_extras(node, grads, results, node_pos, seen, arrays):
+    """What a node's gradients meet besides its rule: hooks, retain_grad, and in
+    grad() the requested outputs among its own."""
+    if node._out_hooks is not None or node._retain is not None:
+        _output_hooks(node, grads, results is None, seen, arrays)
+    if node_pos is not None:
+        for idx, pos in node_pos.get(node, ()):
+            results[pos] = grads[idx]
+    return grads
+
+
+def _fill_grads(node, grads, arrays):
+    """A multi-output node's gradients, zeros for outputs that got none, as its rule
+    takes them (Tensors for a rule written for Tensors alone)."""
+    if any(g is None for g in grads):
+        grads = [g if g is not None else _zeros(node._out_backend(j), shape, dtype, arrays)
+                 for j, (g, (shape, dtype)) in enumerate(zip(grads, node._out_meta))]
+    if arrays and not node.array_backward:
+        grads = [_wrap(g, node._out_backend(j)) for j, g in enumerate(grads)]
+    return grads
 
 
 def _sum(a, b, backend):
@@ -652,8 +675,10 @@ def _count_base_refs():
 _BASE_REFS = _count_base_refs()
 
 
-def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays):
+def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays, arrays):
     for leaf, g in leaf_grads.values():
+        if arrays:
+            g = _wrap(g, leaf._backend)
         if leaf._hooks:
             for fn in leaf._hooks:
                 _mark(seen_arrays, g._data)  # the hook may keep what it is given

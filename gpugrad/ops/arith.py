@@ -224,6 +224,10 @@ def pow(a, b):
 
 
 def matmul(a, b):
+    if type(a) is Tensor and type(b) is Tensor:  # the common case, checked on the arrays
+        A, B = a._data, b._data
+        if A.dtype is B.dtype and A.ndim == 2 and B.ndim == 2 and A.shape[1] == B.shape[0]:
+            return MatMul.apply(a, b)
     a, b = operands("matmul", a, b)
     if not isinstance(b, Tensor) and hasattr(b, "ndim"):  # a constant array: the op takes Tensors
         b = as_tensor(b, a, "matmul")
