@@ -179,7 +179,7 @@ class CPUBackend:
         if weight is not None:
             weight = weight.astype(cdt, copy=False)
         eps = label_smoothing
-        if weight is None and N * S <= _EXACT_COUNT[cdt.char] and float(den) == N * S:
+        if weight is None and N * S <= _EXACT_COUNT.get(cdt.char, 0) and float(den) == N * S:
             # The forward counted every row as kept (and checked the labels, which the
             # saved-tensor version check guards since): no labels to scan again.
             valid, tt, w_t = None, t, None
@@ -204,7 +204,8 @@ class CPUBackend:
 
 
 _F32 = np.dtype(np.float32)
-# Counts up to which a float of each compute dtype holds every integer.
+# Counts up to which a float of each compute dtype holds every integer (others: none
+# assumed, and the backward scans the labels again).
 _EXACT_COUNT = {"f": 2 ** 24, "d": 2 ** 53}
 
 

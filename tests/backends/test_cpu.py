@@ -176,3 +176,18 @@ def test_sce_backward_matches_forward_differences(layout, ignore_index):
     np.testing.assert_allclose(gx, num, rtol=1e-6, atol=1e-9)
     if ignore_index == 4:
         assert (gx[(t == 4).nonzero()[0], :, (t == 4).nonzero()[1]] == 0).all()
+
+
+def test_sce_backward_longdouble():
+    """A float dtype without an exact-count entry takes the label scan, not a KeyError."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 4, 1)).astype(np.longdouble)
+    t = np.array([[0], [1], [3]])
+    loss, lse, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
+    gx = cpu.softmax_cross_entropy_backward(x, t, lse, np.array(1.0, np.longdouble), den, None,
+                                            -100, 0.0, "mean")
+    ref = cpu.softmax_cross_entropy_backward(x.astype(np.float64), t, lse.astype(np.float64),
+                                             np.array(1.0), den.astype(np.float64), None, -100,
+                                             0.0, "mean")
+    assert gx.dtype == np.longdouble
+    np.testing.assert_allclose(gx.astype(np.float64), ref, rtol=1e-12)
