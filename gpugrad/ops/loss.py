@@ -1,6 +1,8 @@
 """Softmax, log-softmax and the losses. softmax_cross_entropy is one fused op."""
 from __future__ import annotations
 
+import math
+
 from ..autograd import Function
 from ..tensor import Tensor
 from . import _common as rule
@@ -63,7 +65,13 @@ def _rows(x):
     """(N, C, d1, ...) -> (N, C, S): the layout the fused kernels take, free of copies
     for a contiguous tensor."""
     N, C = x.shape[:2]
-    return x.reshape(N, C, -1)
+    return x.reshape(N, C, _positions(x.shape))
+
+
+def _positions(shape):
+    """S, the positions per row: counted, not inferred with -1, which an empty batch
+    leaves ambiguous."""
+    return math.prod(shape[2:])
 
 
 class SoftmaxCrossEntropy(Function):
@@ -72,7 +80,7 @@ class SoftmaxCrossEntropy(Function):
         X, T = x._data, t._data
         W = None if weight is None else weight._data
         loss, lse, den = ctx.backend.softmax_cross_entropy_forward(
-            _rows(X), T.reshape(X.shape[0], -1), W, *opts)
+            _rows(X), T.reshape(X.shape[0], _positions(X.shape)), W, *opts)
         if opts[2] == "none":
             loss = loss.reshape(T.shape)
         ctx.opts = opts
@@ -91,7 +99,7 @@ class SoftmaxCrossEntropy(Function):
 
 
 def _sce_backward(backend, X, G, T, W, lse, den, opts):
-    T = T.reshape(X.shape[0], -1)
+    T = T.reshape(X.shape[0], _positions(X.shape))
     if opts[2] == "none":
         G = G.reshape(T.shape)
     gx = backend.softmax_cross_entropy_backward(_rows(X), T, lse, G, den, W, *opts)

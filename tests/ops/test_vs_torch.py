@@ -187,3 +187,21 @@ def test_softmax_cross_entropy_all_ignored_double_backward_is_zero(device):
     (h,) = gg.grad(g.sum(), x)
     assert np.isnan(loss.item())  # 0/0, as in PyTorch
     assert (g.numpy() == 0).all() and (h.numpy() == 0).all()
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (0, 5, 3)])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_softmax_cross_entropy_empty_batch(device, shape, reduction):
+    """N = 0: mean is 0/0 = NaN, sum 0, none empty, as in PyTorch; the gradient is empty."""
+    x = np.zeros(shape)
+    labels = np.zeros((0,) + shape[2:], dtype=np.int64)
+    a = gg.tensor(x, device=device, requires_grad=True)
+    loss = gg.softmax_cross_entropy(a, gg.tensor(labels, device=device), reduction=reduction)
+    t = torch.tensor(x, requires_grad=True)
+    tl = F.cross_entropy(t, torch.tensor(labels), reduction=reduction)
+    assert loss.shape == tuple(tl.shape)
+    np.testing.assert_array_equal(loss.numpy(), tl.detach().numpy())
+    loss.sum().backward()
+    tl.sum().backward()
+    assert a.grad.shape == shape
+    np.testing.assert_array_equal(a.grad.numpy(), t.grad.numpy())
