@@ -68,6 +68,11 @@ def _rows(x):
     return x.reshape(N, C, _positions(x.shape))
 
 
+def _label_rows(t, x):
+    """Labels (N, d1, ...) -> (N, S), matching _rows(x)."""
+    return t.reshape(x.shape[0], _positions(x.shape))
+
+
 def _positions(shape):
     """S, the positions per row: counted, not inferred with -1, which an empty batch
     leaves ambiguous."""
@@ -80,7 +85,7 @@ class SoftmaxCrossEntropy(Function):
         X, T = x._data, t._data
         W = None if weight is None else weight._data
         loss, lse, den = ctx.backend.softmax_cross_entropy_forward(
-            _rows(X), T.reshape(X.shape[0], _positions(X.shape)), W, *opts)
+            _rows(X), _label_rows(T, X), W, *opts)
         if opts[2] == "none":
             loss = loss.reshape(T.shape)
         ctx.opts = opts
@@ -99,7 +104,7 @@ class SoftmaxCrossEntropy(Function):
 
 
 def _sce_backward(backend, X, G, T, W, lse, den, opts):
-    T = T.reshape(X.shape[0], _positions(X.shape))
+    T = _label_rows(T, X)
     if opts[2] == "none":
         G = G.reshape(T.shape)
     gx = backend.softmax_cross_entropy_backward(_rows(X), T, lse, G, den, W, *opts)
