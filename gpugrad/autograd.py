@@ -654,11 +654,18 @@ def _private(arr, seen_arrays):
     if base is None:
         return id(arr) not in seen_arrays
     if arr.size != getattr(base, "size", -1) or not getattr(arr.flags, "writeable", True) or \
-            any(st == 0 and n > 1 for st, n in zip(arr.strides, arr.shape)):
+            _overlapping(arr):
         return False
     # References to base: the view, the local name, getrefcount's argument (as
     # counted by this interpreter: see _BASE_REFS).
     return id(base) not in seen_arrays and sys.getrefcount(base) <= _BASE_REFS
+
+
+def _overlapping(arr):
+    """Whether several elements share memory (a broadcast: stride 0), so that an
+    in-place write through one changes others. NumPy marks its broadcasts read-only;
+    CuPy's are writable."""
+    return any(st == 0 and n > 1 for st, n in zip(arr.strides, arr.shape))
 
 
 def _count_base_refs():
@@ -768,6 +775,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(
                 f"grad: input {i} (shape {tuple(inputs[i].shape)}) was not used to compute "
                 "the outputs; pass allow_unused=True if that is expected")
+        if g is not None and _overlapping(g._data):  # the caller may write into it
+            g = results[i] = g.clone() if create_graph else _wrap(g._data.copy(), g._backend)
         if g is not None and not create_graph and g._node is not None:
             results[i] = g.detach()
     return tuple(results)

@@ -545,6 +545,21 @@ def test_a_stride_0_gradient_is_never_a_leaf_grad(device):
     assert x.grad.numpy()[1, 0] == 2.0
 
 
+def test_grad_results_never_share_memory_between_elements(device):
+    """grad() hands its results to the caller, who may write into them: a broadcast
+    view (the gradient of a sum, say) would take one write into many elements on
+    CUDA, and refuse it on the CPU. They come back as arrays of their own."""
+    x = gg.tensor(np.ones((2, 3)), device=device, requires_grad=True)
+    for create_graph in (False, True):
+        (g,) = gg.grad(x.sum(), x, create_graph=create_graph)
+        assert all(s != 0 for s in g.data.strides)
+        g.data[0, 0] = 5.0
+        np.testing.assert_array_equal(g.numpy(), [[5, 1, 1], [1, 1, 1]])
+    (g,) = gg.grad(x.sum(), x, create_graph=True)
+    (gg_,) = gg.grad((g * x).sum(), x)  # the copy is recorded: still differentiable
+    np.testing.assert_array_equal(gg_.numpy(), np.ones((2, 3)))
+
+
 class _OtherCPU(CPUBackend):
     """A second host device, to test device bookkeeping without a GPU."""
 
