@@ -128,7 +128,8 @@ def expand(ctx, g, shape):
 
 
 def where(ctx, cond, a, b):
-    if isinstance(cond, Tensor):
+    """cond may be a mask of values (an array) also when a or b is a Tensor."""
+    if isinstance(cond, Tensor) or isinstance(a, Tensor) or isinstance(b, Tensor):
         from .arith import where
         return where(cond, a, b)
     return ctx.backend.xp.where(cond, a, b)

@@ -60,16 +60,19 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         na, nb = ctx.needs_input_grad
-        ctx.save_for_backward(a if nb else None, b)
-        return arr(a) / arr(b)
+        out = arr(a) / arr(b)
+        ctx.save_for_backward(b, out if nb else None)
+        return out
 
     @staticmethod
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
         sa, sb = ctx.input_shape(0), ctx.input_shape(1)
-        a, b = ctx.saved_tensors
+        b, out = ctx.saved_tensors
         ga = unbroadcast(g / b, sa) if na else None
-        gb = unbroadcast(-(g * a) / (b * b), sb) if nb else None
+        # -g a / b**2 as (a / b) / b: b**2 overflows or underflows long before the
+        # quotient does (a = b = 1e20 in float32).
+        gb = unbroadcast(-(g * (out / b)), sb) if nb else None
         return ga, gb
 
 
@@ -97,16 +100,26 @@ class Pow(Function):
         sa, sb = ctx.input_shape(0), ctx.input_shape(1)
         a, b, out = ctx.saved_tensors
         ga = gb = None
+        # At a base of 0 the formulas meet 0 * inf and log(0). There, as in PyTorch:
+        # d/da is 0 where b == 0 (x**0 is constant), d/db is 0 where b >= 0.
+        # The masks are computed on the values: they carry no gradient.
+        A, B = arr(a), arr(b)
         if na:
-            ga = unbroadcast(g * b * a ** (b - 1), sa)
+            ga = g * b * a ** (b - 1)
+            if not isinstance(b, (int, float)) or b == 0:
+                ga = rule.where(ctx, (A == 0) & (B == 0), 0.0, ga)
+            ga = unbroadcast(ga, sa)
         if nb:
             if isinstance(a, (int, float)):
-                gb = unbroadcast(g * out * (math.log(a) if a > 0 else 0.0), sb)
+                gb = g * out * (math.log(a) if a > 0 else -math.inf if a == 0 else math.nan)
+                if a == 0:
+                    gb = rule.where(ctx, B >= 0, 0.0, gb)
             else:
-                # d/db a**b = a**b log a; 0 where a == 0 (the limit for b > 0, as PyTorch).
-                # log stays a recorded op of a, so second derivatives see it.
-                safe = rule.where(ctx, a == 0, 1.0, a)
-                gb = unbroadcast(g * out * rule.log(ctx, safe), sb)
+                # log of 1 where masked, so that second derivatives meet no log(0) there;
+                # log stays a recorded op of a, so they see it elsewhere.
+                safe = rule.where(ctx, (A == 0) & (B >= 0), 1.0, a)
+                gb = g * out * rule.log(ctx, safe)
+            gb = unbroadcast(gb, sb)
         return ga, gb
 
 

@@ -117,9 +117,9 @@ class Relu(Function):
     @staticmethod
     def forward(ctx, x):
         X = x._data
-        mask = X > 0
-        ctx.save_for_backward(mask.astype(X.dtype))
-        return X * mask
+        y = ctx.backend.xp.maximum(X, X.dtype.type(0))  # X * (X > 0) is NaN at -inf
+        ctx.save_for_backward((y > 0).astype(X.dtype))
+        return y
 
     @staticmethod
     def backward(ctx, g):

@@ -71,6 +71,35 @@ def test_binary_vs_torch(device, rng, k):
     compare(device, fn, fn, both(rng, sa, sb, low=0.2))
 
 
+# Values where a formula meets 0 * inf, log(0), or an intermediate that overflows
+# although the answer does not: values and gradients must still be PyTorch's.
+EDGES = [
+    ("x ** 0 at 0", lambda x: x ** 0, [[0.0, 1.0, -2.0]]),
+    ("x ** b at 0", lambda x, b: x ** b, [[0.0, 0.0, 0.0, 2.0, -2.0], [0.0, -1.0, 2.0, 0.0, 1.5]]),
+    ("0 ** b", lambda b: 0.0 ** b, [[-1.0, 0.0, 2.0]]),
+    ("(-2) ** b", lambda b: (-2.0) ** b, [[1.0, 2.0, 0.5]]),
+    ("a / b, large and tiny", lambda a, b: a / b, [[1e-25, 1e20, 3.0], [1e-25, 1e20, -1e-30]]),
+    ("relu at -inf", lambda x: x.relu(), [[-np.inf, -1.0, 0.5, np.inf]]),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", range(len(EDGES)), ids=[e[0] for e in EDGES])
+def test_edge_values_vs_torch(device, k, dtype):
+    _, fn, values = EDGES[k]
+    arrays = [np.array(v, dtype) for v in values]
+    xs = [gg.tensor(a, device=device, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    with np.errstate(all="ignore"):
+        out, ref = fn(*xs), fn(*ts)
+        out.sum().backward()
+    ref.sum().backward()
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-6)
+    for x, t in zip(xs, ts):
+        assert x.grad.dtype == dtype
+        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-6)
+
+
 def test_maximum_minimum_ties_vs_torch(device):
     a = np.array([1.0, 2.0, 3.0])
     b = np.array([1.0, 1.0, 4.0])
