@@ -268,6 +268,7 @@ class Tensor:
             old = _wrap(self._data, self._backend, self._node, self._idx, self._rg)
             old._vc = self._vc
             res = fn(old, *args)
+            _check_inplace_dtype(name, res, self)
             self._data[...] = res._data
             self._node, self._idx, self._rg = res._node, res._idx, res._rg
         elif ufunc is not None:
@@ -280,9 +281,7 @@ class Tensor:
         else:
             with autograd.no_grad():
                 res = fn(self, *args)
-            if res._data.dtype != self._data.dtype:
-                raise TypeError(f"{name}: result dtype {res.dtype} cannot be written into a "
-                                f"{self.dtype} tensor in place")
+            _check_inplace_dtype(name, res, self)
             self._data[...] = res._data
         self._vc[0] += 1
         return self
@@ -354,21 +353,8 @@ class Tensor:
     def flatten(self):
         return reshape(self, (-1,))
 
-    def unsqueeze(self, axis):
-        shape = list(self.shape)
-        shape.insert(axis if axis >= 0 else len(shape) + axis + 1, 1)
-        return reshape(self, tuple(shape))
-
-    def squeeze(self, axis=None):
-        shape = self.shape
-        if axis is None:
-            new = tuple(s for s in shape if s != 1)
-        else:
-            axis = axis % len(shape)
-            if shape[axis] != 1:
-                return self
-            new = shape[:axis] + shape[axis + 1:]
-        return reshape(self, new)
+    def unsqueeze(self, axis): return unsqueeze(self, axis)
+    def squeeze(self, axis=None): return squeeze(self, axis)
 
     def __repr__(self):
         body = np.array2string(self._backend.to_numpy(self._data), separator=", ",
@@ -383,6 +369,12 @@ class Tensor:
         elif self._rg:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
+
+
+def _check_inplace_dtype(name, res, t):
+    if res._data.dtype != t._data.dtype:
+        raise TypeError(f"{name}: result dtype {res.dtype} cannot be written into a "
+                        f"{t.dtype} tensor of shape {tuple(t.shape)} in place")
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -436,6 +428,7 @@ autograd.Tensor = Tensor
 
 from .ops import (abs, add, cast, clone, div, exp, getitem, index_put, log, matmul,  # noqa: E402
                   max, mean, min, mul, neg, permute, pow, relu, reshape, sigmoid,
-                  softmax, log_softmax, sqrt, sub, sum, tanh, to_device, transpose)
+                  softmax, log_softmax, sqrt, squeeze, sub, sum, tanh, to_device, transpose,
+                  unsqueeze)
 from .ops._common import operands as _operands  # noqa: E402
 from .ops.arith import _compare  # noqa: E402

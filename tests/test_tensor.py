@@ -239,6 +239,54 @@ def test_inplace_dtype_mismatch_raises(device):
         t += gg.tensor([1.0, 2.0], dtype=gg.float64, device=device)
 
 
+def test_recorded_inplace_cannot_truncate_floats_into_ints(device):
+    """An int tensor += a float tensor that requires grad: the recorded branch checks
+    the result dtype as the unrecorded one does (it wrote [2, 4] into an int64)."""
+    w = gg.tensor([1.5, 2.5], device=device, requires_grad=True)
+    xi = gg.tensor([1, 2], device=device)
+    with pytest.raises(TypeError, match=r"add_ \(\+=\): result dtype float32 .* int64"):
+        xi += w
+    assert xi.dtype == gg.int64 and xi.tolist() == [1, 2] and not xi.requires_grad
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda t: t.squeeze(2), "squeeze: axis 2 is out of range"),
+    (lambda t: t.squeeze(-3), "squeeze: axis -3 is out of range"),
+    (lambda t: t.unsqueeze(3), "unsqueeze: axis 3 is out of range"),
+    (lambda t: t.unsqueeze(-4), "unsqueeze: axis -4 is out of range"),
+    (lambda t: t.permute(0, 2), "permute: axis 2 is out of range"),
+    (lambda t: t.permute(1, 1), "permute: repeated axis"),
+    (lambda t: t.permute(0), "permute: .* is not a permutation"),
+    (lambda t: gg.concatenate([t, t], axis=2), "concatenate: axis 2 is out of range"),
+    (lambda t: gg.stack([t, t], axis=-4), "stack: axis -4 is out of range"),
+    (lambda t: gg.softmax(t, axis=2), "softmax: axis 2 is out of range"),
+    (lambda t: gg.sum_to(t, (3, 1)), r"sum_to: shape \(3, 1\) does not broadcast"),
+    (lambda t: gg.sum_to(t, (2, 1, 3)), r"sum_to: shape \(2, 1, 3\) does not broadcast"),
+])
+def test_axis_and_shape_arguments_out_of_range_raise(device, call, message):
+    """They wrapped around or were clamped into a wrong result before."""
+    t = gg.tensor(np.ones((1, 3)), device=device)
+    with pytest.raises(ValueError, match=message):
+        call(t)
+
+
+def test_axis_arguments_follow_pytorch(device):
+    t = gg.tensor(np.ones((1, 3)), device=device)
+    assert t.squeeze(-2).shape == (3,) and t.squeeze(1).shape == (1, 3)
+    assert t.squeeze((0, 1)).shape == (3,) and gg.squeeze(t).shape == (3,)
+    assert t.unsqueeze(-1).shape == (1, 3, 1) and gg.unsqueeze(t, 2).shape == (1, 3, 1)
+    z = gg.tensor(2.0, device=device)  # a 0-d tensor takes axis 0 or -1
+    assert z.squeeze(0).shape == () and z.unsqueeze(-1).shape == (1,)
+    assert z.sum(axis=0).item() == 2.0 and z.mean(axis=-1).item() == 2.0
+    a = gg.tensor(np.arange(6.0).reshape(2, 3), device=device)
+    assert a.sum(axis=np.int64(1)).tolist() == [3.0, 12.0]  # NumPy integers are ints
+    assert gg.softmax(a, np.int64(0)).shape == (2, 3)
+    with pytest.raises(TypeError, match="softmax: axis must be an int"):
+        gg.softmax(a, (0, 1))
+    with pytest.raises(TypeError, match="stack: element 1 is a numpy.ndarray"):
+        gg.stack([a, np.ones((2, 3))])
+
+
 def test_grad_setter_checks_shape(device):
     t = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
     with pytest.raises(RuntimeError, match="must match"):

@@ -5,13 +5,14 @@ from .loss import (binary_cross_entropy_with_logits, log_softmax, mse_loss,  # n
                    softmax, softmax_cross_entropy)
 from .reduce import max, mean, min, sum  # noqa: F401
 from .shape import (broadcast_to, cast, clone, concatenate, getitem, index_put,  # noqa: F401
-                    permute, reshape, stack, sum_to, to_device, transpose)
+                    permute, reshape, squeeze, stack, sum_to, to_device, transpose,
+                    unsqueeze)
 from .unary import (abs, exp, leaky_relu, log, relu, sigmoid, softplus, sqrt,  # noqa: F401
                     tanh)
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "maximum", "minimum", "where",
            "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "softplus",
            "sum", "mean", "max", "min",
-           "reshape", "transpose", "permute", "broadcast_to", "sum_to", "concatenate", "stack",
+           "reshape", "transpose", "permute", "squeeze", "unsqueeze", "broadcast_to", "sum_to", "concatenate", "stack",
            "clone", "softmax", "log_softmax", "softmax_cross_entropy", "mse_loss",
            "binary_cross_entropy_with_logits"]

@@ -7,7 +7,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from . import _common as rule
 from ._common import as_tensor
-from .reduce import _axes
+from .reduce import _axis
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -51,12 +51,12 @@ class LogSoftmax(Function):
 
 
 def softmax(x, axis=-1):
-    (axis,) = _axes("softmax", axis, x.ndim)
+    axis = _axis("softmax", axis, x.ndim)
     return Softmax.apply(x, axis)
 
 
 def log_softmax(x, axis=-1):
-    (axis,) = _axes("log_softmax", axis, x.ndim)
+    axis = _axis("log_softmax", axis, x.ndim)
     return LogSoftmax.apply(x, axis)
 
 

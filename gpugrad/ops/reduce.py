@@ -1,22 +1,47 @@
 """Reductions over NumPy-style `axis` (None, int or tuple) with `keepdims`."""
 from __future__ import annotations
 
+import operator
+
 from ..autograd import Function
 from ._common import expand
 
 
-def _axes(op, axis, ndim):
+def _axes(op, axis, ndim, what=None):
+    """axis (None, an int or a tuple of ints; NumPy integers too) as a tuple in [0, ndim).
+    A 0-d tensor takes axis 0 or -1, as in PyTorch, and has nothing to reduce: ()."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    out = []
+    try:
+        axes = (operator.index(axis),)
+    except TypeError:
+        try:
+            axes = tuple(operator.index(a) for a in axis)
+        except TypeError:
+            raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, "
+                            f"got {axis!r}") from None
+    n = ndim or 1
     for a in axes:
-        if not -ndim <= a < (ndim or 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
-        out.append(a % ndim if ndim else 0)
+        if not -n <= a < n:
+            raise ValueError(f"{op}: axis {a} is out of range for "
+                             f"{what or f'a tensor of {ndim} dimensions'} "
+                             f"(expected {-n} to {n - 1})")
+    out = tuple(a % ndim for a in axes) if ndim else ()
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis}")
-    return tuple(out)
+    return out
+
+
+def _axis(op, axis, ndim, what=None):
+    """One axis (an int) in [0, ndim), for ops that take exactly one; what names the
+    range's owner in errors when it is not the tensor (stack's or unsqueeze's result)."""
+    try:
+        operator.index(axis)
+    except TypeError:
+        raise TypeError(f"{op}: axis must be an int, got {axis!r}") from None
+    if not ndim:
+        raise ValueError(f"{op}: expected a tensor of at least 1 dimension, got a 0-d one")
+    return _axes(op, axis, ndim, what)[0]
 
 
 def _kept_shape(shape, axes):

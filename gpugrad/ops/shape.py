@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..autograd import Function, _wrap
 from ..tensor import Tensor
 from ._common import expand, sum_to_array, unbroadcast
+from .reduce import _axes, _axis
 
 
 class Reshape(Function):
@@ -139,7 +140,12 @@ class IndexPut(Function):
         nx, _, nv, _ = ctx.needs_input_grad
         (mask,) = ctx.saved_tensors
         gx = g * mask if nx else None
-        gv = unbroadcast(g[ctx.index], ctx.vshape) if nv else None
+        gv = None
+        if nv:
+            gv = g[ctx.index]
+            extra = len(ctx.vshape) - gv.ndim  # leading 1s that the write dropped
+            gv = unbroadcast(gv, ctx.vshape[extra:]) if extra <= 0 else \
+                unbroadcast(gv, ctx.vshape[extra:]).reshape(ctx.vshape)
         return gx, None, gv, None
 
 
@@ -237,10 +243,29 @@ def permute(x, *dims):
     if len(dims) == 1 and not isinstance(dims[0], int):
         dims = tuple(dims[0])
     n = x.ndim
-    if sorted(d % n for d in dims) != list(range(n)) or len(dims) != n:
+    axes = _axes("permute", dims, n) if len(dims) == n else None
+    if axes is None or sorted(axes) != list(range(n)):
         raise ValueError(f"permute: {dims} is not a permutation of the {n} axes of shape "
                          f"{tuple(x.shape)}")
-    return Permute.apply(x, tuple(d % n for d in dims))
+    return Permute.apply(x, axes)
+
+
+def squeeze(x, axis=None):
+    """Drop axes of size 1: all of them, or those named (an int or a tuple) that have size 1."""
+    shape = x.shape
+    axes = [i for i, s in enumerate(shape) if s == 1] if axis is None else \
+        [a for a in _axes("squeeze", axis, len(shape)) if shape[a] == 1]
+    if not axes:
+        return x
+    return reshape(x, tuple(s for i, s in enumerate(shape) if i not in axes))
+
+
+def unsqueeze(x, axis):
+    """Insert an axis of size 1 at position axis, in [-ndim - 1, ndim]."""
+    shape = list(x.shape)
+    n = len(shape)
+    shape.insert(_axis("unsqueeze", axis, n + 1, f"inserting into a tensor of {n} dimensions"), 1)
+    return reshape(x, tuple(shape))
 
 
 def broadcast_to(x, shape):
@@ -249,8 +274,16 @@ def broadcast_to(x, shape):
 
 
 def sum_to(x, shape):
+    """Sum x down to shape, which must broadcast to x's shape (PyTorch's sum_to_size)."""
     shape = tuple(shape)
-    return x if x._data.shape == shape else SumTo.apply(x, shape)
+    if x._data.shape == shape:
+        return x
+    full = x._data.shape
+    if len(shape) > len(full) or any(s != 1 and s != f for s, f in
+                                     zip(reversed(shape), reversed(full))):
+        raise ValueError(f"sum_to: shape {shape} does not broadcast to the tensor's shape "
+                         f"{tuple(full)}")
+    return SumTo.apply(x, shape)
 
 
 def getitem(x, index):
@@ -273,6 +306,10 @@ def index_put(x, index, value):
 def _same_kind(op, xs):
     if not xs:
         raise ValueError(f"{op}: expected a non-empty sequence of tensors")
+    for i, x in enumerate(xs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{op}: element {i} is a {type(x).__module__}.{type(x).__name__}, "
+                            "expected Tensors; wrap arrays with gg.tensor(...)")
     dtypes = {x.dtype for x in xs}
     if len(dtypes) > 1:
         raise TypeError(f"{op}: all tensors must share one dtype, got "
@@ -282,13 +319,15 @@ def _same_kind(op, xs):
 def concatenate(tensors, axis=0):
     tensors = list(tensors)
     _same_kind("concatenate", tensors)
-    return Concatenate.apply(axis, *tensors)
+    return Concatenate.apply(_axis("concatenate", axis, tensors[0].ndim), *tensors)
 
 
 def stack(tensors, axis=0):
     tensors = list(tensors)
     _same_kind("stack", tensors)
-    return Stack.apply(axis, *tensors)
+    n = tensors[0].ndim
+    return Stack.apply(_axis("stack", axis, n + 1, f"stacking tensors of {n} dimensions"),
+                       *tensors)
 
 
 def clone(x):
