@@ -287,6 +287,19 @@ def test_axis_arguments_follow_pytorch(device):
         gg.stack([a, np.ones((2, 3))])
 
 
+@pytest.mark.parametrize("call,what", [
+    (lambda x, d: gg.mse_loss(x, d), "mse_loss: target dtype float64"),
+    (lambda x, d: gg.binary_cross_entropy_with_logits(x, d), "logits: target dtype float64"),
+    (lambda x, d: gg.binary_cross_entropy_with_logits(x, x, weight=d), "weight dtype float64"),
+    (lambda x, d: gg.binary_cross_entropy_with_logits(x, x, pos_weight=d), "pos_weight dtype"),
+])
+def test_loss_operand_dtype_mismatch_names_the_loss(device, call, what):
+    x = gg.tensor(np.zeros((2, 3)), dtype=gg.float32, device=device)
+    d = gg.tensor(np.zeros((2, 3)), dtype=gg.float64, device=device)
+    with pytest.raises(TypeError, match=what):
+        call(x, d)
+
+
 def test_grad_setter_checks_shape(device):
     t = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
     with pytest.raises(RuntimeError, match="must match"):

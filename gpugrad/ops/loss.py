@@ -232,8 +232,17 @@ def _same_shape(op, a, b, what="target"):
                          f"{tuple(b.shape)} differ; reshape explicitly")
 
 
+def _like(op, x, input, what):
+    """A loss's target or weight as a Tensor of input's device, in input's float dtype."""
+    x = as_tensor(x, input, op)
+    if x.dtype != input.dtype and x.dtype.kind == "f" == input.dtype.kind:
+        raise TypeError(f"{op}: {what} dtype {x.dtype} differs from input dtype {input.dtype}; "
+                        "cast explicitly with .to(dtype)")
+    return x
+
+
 def mse_loss(input, target, reduction="mean"):
-    target = as_tensor(target, input, "mse_loss")
+    target = _like("mse_loss", target, input, "target")
     _same_shape("mse_loss", input, target)
     d = input - target
     return _reduce("mse_loss", d * d, reduction)
@@ -247,14 +256,14 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     and its derivative at 0 is exact.
     """
     op = "binary_cross_entropy_with_logits"
-    target = as_tensor(target, input, op)
+    target = _like(op, target, input, "target")
     _same_shape(op, input, target)
     sp = softplus(-input)
     if pos_weight is not None:
-        sp = (1 + (as_tensor(pos_weight, input, op) - 1) * target) * sp
+        sp = (1 + (_like(op, pos_weight, input, "pos_weight") - 1) * target) * sp
     loss = (1 - target) * input + sp
     if weight is not None:
-        loss = loss * as_tensor(weight, input, op)
+        loss = loss * _like(op, weight, input, "weight")
     return _reduce(op, loss, reduction)
 
 
