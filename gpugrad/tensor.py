@@ -265,8 +265,15 @@ class Tensor:
             mine = self._data if self._data.base is None else self._data.base
             args = tuple(a.copy() if self._backend.is_array(a) and
                          (a if a.base is None else a.base) is mine else a for a in args)
-            old = _wrap(self._data, self._backend, self._node, self._idx, self._rg)
-            old._vc = self._vc
+            # An op may keep the old values for another operand's gradient (h *= w
+            # keeps h for w's): then they get a copy of their own, PyTorch's
+            # original_self, or the write below would fail the version check.
+            keep = any(isinstance(a, Tensor) and a._rg for a in args)
+            old = _wrap(self._data.copy() if keep else self._data, self._backend,
+                        self._node, self._idx, self._rg)
+            if not keep:
+                old._vc = self._vc
+            args = tuple(old if a is self else a for a in args)  # h *= h
             res = fn(old, *args)
             _check_inplace_dtype(name, res, self)
             self._data[...] = res._data

@@ -1,4 +1,6 @@
 """Tensor API: construction, dtypes, devices, conversions, in-place changes and their errors."""
+import operator
+
 import numpy as np
 import pytest
 
@@ -237,6 +239,32 @@ def test_inplace_dtype_mismatch_raises(device):
     t = gg.tensor([1.0, 2.0], dtype=gg.float32, device=device)
     with pytest.raises(TypeError, match="float32 and float64"):
         t += gg.tensor([1.0, 2.0], dtype=gg.float64, device=device)
+
+
+@pytest.mark.parametrize("op", ["*=", "/=", "+=", "-="])
+def test_recorded_inplace_keeps_the_old_values_an_operand_needs(device, rng, op):
+    """h *= w needs h's old values for w's gradient: they are kept (PyTorch's
+    original_self), not overwritten and then refused by the version check."""
+    xa, wa = rng.standard_normal(3), rng.standard_normal(3) + 3.0
+    x = gg.tensor(xa, device=device, requires_grad=True)
+    w = gg.tensor(wa, device=device, requires_grad=True)
+    h = x * 1
+    {"*=": operator.imul, "/=": operator.itruediv, "+=": operator.iadd,
+     "-=": operator.isub}[op](h, w)
+    (h * h).sum().backward()
+    y = {"*=": xa * wa, "/=": xa / wa, "+=": xa + wa, "-=": xa - wa}[op]
+    dx = {"*=": wa, "/=": 1 / wa, "+=": 1.0, "-=": 1.0}[op]
+    dw = {"*=": xa, "/=": -xa / wa ** 2, "+=": 1.0, "-=": -1.0}[op]
+    np.testing.assert_allclose(x.grad.numpy(), 2 * y * dx, rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), 2 * y * dw, rtol=1e-12)
+
+
+def test_recorded_inplace_with_itself(device):
+    x = gg.tensor([1.5, -2.0], device=device, requires_grad=True)
+    h = x * 1
+    h *= h  # x**2; PyTorch refuses this one
+    (h * h).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 4 * np.array([1.5, -2.0]) ** 3, rtol=1e-12)
 
 
 def test_recorded_inplace_cannot_truncate_floats_into_ints(device):
