@@ -55,7 +55,7 @@ template <class A> GG_HD A sigmoid_grad(A y, A gy) { return (A(1) - y) * y * gy;
 
 // ---- online log-sum-exp -----------------------------------------------------
 // A running (max m, sum s of exp(x - m)). m never holds NaN (the comparison
-// skips it); a NaN logit turns s into NaN instead, so it still reaches lse.
+// skips it); a NaN logit turns s into NaN instead, so it still reaches the loss.
 template <class A> GG_HD A max_skip_nan(A m, A x) { return x > m ? x : m; }
 
 // Shifting by -inf would make exp(-inf - -inf) = NaN: rows (or lanes) that
@@ -84,21 +84,29 @@ template <class A> GG_HD void lse_merge(A& m, A& s, A m2, A s2) {
     m = mm;
 }
 
-template <class A> GG_HD A lse_value(A m, A s) { return log_(s) + m; }
-
 // ---- softmax cross-entropy --------------------------------------------------
+// A row is kept as its max m and l = log(sum_c exp(x_c - m)), never as their sum
+// lse = m + l: x - lse loses the digits of l when |x| is large (logits near 1e4
+// in float16, 1e6 in float32), while (x - m) - l keeps them (x - m is exact for
+// x near m).
+//
 // Per row with label t (not ignored), eps = label smoothing, w_t its class
-// weight (1 without weights), W = sum of the weights (C without), swx = sum
-// over classes of w_c x_c (only needed when eps != 0):
-//   loss = (1-eps) w_t (lse - x_t) + eps/C (W lse - swx)
+// weight (1 without weights), W = sum of the weights (C without):
+//   loss = (1-eps) w_t (l - (x_t - m)) + eps/C (W l - sum_c w_c (x_c - m))
+// The last sum is accumulated in the same pass, before m is known, against a
+// reference logit x_ref (the row's first, or 0 if that is not finite):
+//   sum_c w_c (x_c - m) = swr - W (m - x_ref),  swr = sum_c w_c (x_c - x_ref)
 // The mean divides the sum of losses by den = sum of w_t over kept rows.
 enum { GG_NONE = 0, GG_SUM = 1, GG_MEAN = 2 };
 
+// x itself if finite, else 0 (x - x is 0 only for a finite x).
+template <class A> GG_HD A finite_or_zero(A x) { return x - x == A(0) ? x : A(0); }
+
 template <class A>
-GG_HD A ce_row_loss(A lse, A x_t, A w_t, A one_minus_eps, A eps_over_c,
-                    bool smoothing, A W, A swx) {
-    A loss = (lse - x_t) * (w_t * one_minus_eps);
-    if (smoothing) loss += eps_over_c * (W * lse - swx);
+GG_HD A ce_row_loss(A m, A l, A x_t, A w_t, A one_minus_eps, A eps_over_c,
+                    bool smoothing, A W, A swr, A x_ref) {
+    A loss = (l - (x_t - m)) * (w_t * one_minus_eps);
+    if (smoothing) loss += eps_over_c * (W * l - (swr - W * (m - x_ref)));
     return loss;
 }
 
@@ -131,8 +139,8 @@ GG_HD ce_coef<A> ce_row_coef(A scale, A w_t, A one_minus_eps, A eps_over_c, A W)
 
 // smooth_w = smooth * w_c (0 when eps == 0).
 template <class A>
-GG_HD A ce_grad(A x, A lse, const ce_coef<A>& k, bool is_label, A smooth_w) {
-    A v = exp_(x - lse) * k.a;
+GG_HD A ce_grad(A x, A m, A l, const ce_coef<A>& k, bool is_label, A smooth_w) {
+    A v = exp_((x - m) - l) * k.a;
     if (is_label) v -= k.hot;
     return v - smooth_w;
 }

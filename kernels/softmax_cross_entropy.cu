@@ -7,9 +7,10 @@
 // whole block for long rows. G and every other scalar are kernel arguments.
 //
 // forward:  one pass over the logits per row (online max and rescaled sum),
-//           writes lse per row, the loss per row ('none') and per-block
-//           partial sums of (loss, w_t); sce_finish folds those into the
-//           0-d result and den without leaving the device.
+//           writes the row statistics stat = (m, l) (see ce_row_loss), the
+//           loss per row ('none') and per-block partial sums of (loss, w_t);
+//           sce_finish folds those into the 0-d result and den without
+//           leaving the device. stat is (2, R) in the accumulation type.
 // backward: one pass over the logits, one write of the gradient.
 #include "gpugrad_device.cuh"
 
@@ -21,7 +22,7 @@ __global__ void __launch_bounds__(512)
 sce_forward(const T* __restrict__ x, const void* __restrict__ labels, int labels64,
             const T* __restrict__ weight, const typename gg::acc<T>::type* __restrict__ wsum,
             long long R, int C, long long S, long long ignore_index, double eps, int G,
-            T* __restrict__ lse_out, T* __restrict__ loss_out,
+            typename gg::acc<T>::type* __restrict__ stat, T* __restrict__ loss_out,
             typename gg::acc<T>::type* __restrict__ partial, long long* __restrict__ bad) {
     typedef typename gg::acc<T>::type A;
     enum { U = unroll<T>::N };
@@ -31,11 +32,12 @@ sce_forward(const T* __restrict__ x, const void* __restrict__ labels, int labels
     const bool active = r < R;  // no early return: every thread joins the reductions
     const bool smoothing = eps != 0.0;
     long long base = 0;
-    A m, s, swx = A(0);
+    A m, s, swr = A(0), x_ref = A(0);
     gg::lse_init(m, s);
     if (active) {
         const long long n = r / S;
         base = n * C * S + (r - n * S);
+        if (smoothing) x_ref = gg::finite_or_zero(gg::to_acc(x[base]));
         const long long gs = G * S;  // from one of the lane's classes to its next
         const T* xp = x + base + lane * S;
         for (int c0 = lane; c0 < C; c0 += G * U, xp += U * gs) {
@@ -48,17 +50,17 @@ sce_forward(const T* __restrict__ x, const void* __restrict__ labels, int labels
 #pragma unroll
                 for (int k = 0; k < U; ++k) {
                     const int c = c0 + k * G;
-                    if (c < C) swx += (weight ? gg::to_acc(weight[c]) : A(1)) * v[k];
+                    if (c < C) swr += (weight ? gg::to_acc(weight[c]) : A(1)) * (v[k] - x_ref);
                 }
             }
         }
     }
     gg::group_lse(m, s, G, sa, sb);
-    if (smoothing) swx = gg::group_sum(swx, G, sa);
+    if (smoothing) swr = gg::group_sum(swr, G, sa);
 
     A loss = A(0), w_row = A(0);
     if (active && lane == 0) {
-        const A lse = gg::lse_value(m, s);
+        const A l = gg::log_(s);
         const long long t = gg::load_label(labels, labels64, r);
         if (t != ignore_index) {
             if (t < 0 || t >= C) {
@@ -69,12 +71,13 @@ sce_forward(const T* __restrict__ x, const void* __restrict__ labels, int labels
             } else {
                 const A w_t = weight ? gg::to_acc(weight[t]) : A(1);
                 const A W = smoothing && weight ? *wsum : A(C);  // wsum is passed only then
-                loss = gg::ce_row_loss(lse, gg::to_acc(x[base + t * S]), w_t, A(1.0 - eps),
-                                       A(eps / C), smoothing, W, swx);
+                loss = gg::ce_row_loss(m, l, gg::to_acc(x[base + t * S]), w_t, A(1.0 - eps),
+                                       A(eps / C), smoothing, W, swr, x_ref);
                 w_row = w_t;
             }
         }
-        lse_out[r] = gg::from_acc<T>(lse);
+        stat[r] = m;
+        stat[R + r] = l;
         if (loss_out) loss_out[r] = gg::from_acc<T>(loss);
     }
     loss = gg::group_sum(loss, blockDim.x, sa);
@@ -115,7 +118,8 @@ template <class T>
 __global__ void __launch_bounds__(512)
 sce_backward(const T* __restrict__ x, const void* __restrict__ labels, int labels64,
              const T* __restrict__ weight, const typename gg::acc<T>::type* __restrict__ wsum,
-             const T* __restrict__ lse, const T* __restrict__ g, int g_rows,
+             const typename gg::acc<T>::type* __restrict__ stat, const T* __restrict__ g,
+             int g_rows,
              const typename gg::acc<T>::type* __restrict__ den, int reduction, long long R,
              int C, long long S,
              long long ignore_index, double eps, int G, T* __restrict__ gx) {
@@ -138,7 +142,7 @@ sce_backward(const T* __restrict__ x, const void* __restrict__ labels, int label
     const A w_t = weight ? gg::to_acc(weight[t]) : A(1);
     const A W = smoothing && weight ? *wsum : A(C);  // wsum is passed only then
     const gg::ce_coef<A> k = gg::ce_row_coef(scale, w_t, A(1.0 - eps), A(eps / C), W);
-    const A l = gg::to_acc(lse[r]);
+    const A m = stat[r], l = stat[R + r];
     const long long gs = G * S;
     const T* xp = x + base + lane * S;
     T* gp = gx + base + lane * S;
@@ -151,7 +155,7 @@ sce_backward(const T* __restrict__ x, const void* __restrict__ labels, int label
             const int c = c0 + u * G;
             if (c < C) {
                 const A sw = smoothing ? k.smooth * (weight ? gg::to_acc(weight[c]) : A(1)) : A(0);
-                gp[u * gs] = gg::from_acc<T>(gg::ce_grad(v[u], l, k, c == t, sw));
+                gp[u * gs] = gg::from_acc<T>(gg::ce_grad(v[u], m, l, k, c == t, sw));
             }
         }
     }
@@ -161,13 +165,13 @@ sce_backward(const T* __restrict__ x, const void* __restrict__ labels, int label
 typedef typename gg::acc<GG_DTYPE>::type gg_acc_t;
 template __global__ void sce_forward<GG_DTYPE>(const GG_DTYPE*, const void*, int, const GG_DTYPE*,
                                                const gg_acc_t*, long long, int, long long,
-                                               long long, double, int, GG_DTYPE*, GG_DTYPE*,
+                                               long long, double, int, gg_acc_t*, GG_DTYPE*,
                                                gg_acc_t*, long long*);
 template __global__ void sce_finish<GG_DTYPE>(const gg_acc_t*, long long, int, GG_DTYPE*,
                                               gg_acc_t*);
 template __global__ void sce_backward<GG_DTYPE>(const GG_DTYPE*, const void*, int,
                                                 const GG_DTYPE*, const gg_acc_t*,
-                                                const GG_DTYPE*, const GG_DTYPE*, int,
+                                                const gg_acc_t*, const GG_DTYPE*, int,
                                                 const gg_acc_t*, int, long long, int, long long,
                                                 long long, double, int, GG_DTYPE*);
 #endif

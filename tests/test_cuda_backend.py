@@ -171,19 +171,19 @@ def _check(be, x, t, w, eps, reduction, dtype, g=None, ignore_index=-100):
         g = (np.linspace(-1, 1, N * S).reshape(N, S) if reduction == "none"
              else np.array(0.75)).astype(dtype)
     dw = None if w is None else dev(w)
-    loss, lse, den = be.softmax_cross_entropy_forward(dev(x), dev(t), dw, ignore_index, eps,
+    loss, stat, den = be.softmax_cross_entropy_forward(dev(x), dev(t), dw, ignore_index, eps,
                                                       reduction)
-    r_loss, r_lse, r_den = cpu.softmax_cross_entropy_forward(x, t, w, ignore_index, eps,
+    r_loss, r_stat, r_den = cpu.softmax_cross_entropy_forward(x, t, w, ignore_index, eps,
                                                              reduction)
-    for got, want in ((loss, r_loss), (lse, r_lse), (den, r_den)):
+    for got, want in ((loss, r_loss), (stat, r_stat), (den, r_den)):
         assert got.shape == want.shape and got.dtype == want.dtype
     scale = float(np.abs(x.astype(np.float64)).max())
-    close(lse, r_lse, dtype, scale)
+    close(stat, r_stat, dtype, scale)
     close(loss, r_loss, dtype, scale)
     close(den, r_den, dtype, float(np.abs(r_den)))
-    gx = be.softmax_cross_entropy_backward(dev(x), dev(t), lse, dev(g), den, dw, ignore_index,
+    gx = be.softmax_cross_entropy_backward(dev(x), dev(t), stat, dev(g), den, dw, ignore_index,
                                            eps, reduction)
-    r_gx = cpu.softmax_cross_entropy_backward(x, t, r_lse, g, r_den, w, ignore_index, eps,
+    r_gx = cpu.softmax_cross_entropy_backward(x, t, r_stat, g, r_den, w, ignore_index, eps,
                                               reduction)
     assert gx.shape == x.shape and gx.dtype == x.dtype
     close(gx, r_gx, dtype)
@@ -232,12 +232,12 @@ def test_sce_non_contiguous_inputs(be):
     x, t, w = xb[:, ::2, ::2], tb[:, ::4], wb[::2]
     dx, dt, dw = dev(xb)[:, ::2, ::2], dev(tb)[:, ::4], dev(wb)[::2]
     assert not dx.flags.c_contiguous
-    loss, lse, den = be.softmax_cross_entropy_forward(dx, dt, dw, -100, 0.1, "mean")
-    r_loss, r_lse, r_den = cpu.softmax_cross_entropy_forward(x, t, w, -100, 0.1, "mean")
+    loss, stat, den = be.softmax_cross_entropy_forward(dx, dt, dw, -100, 0.1, "mean")
+    r_loss, r_stat, r_den = cpu.softmax_cross_entropy_forward(x, t, w, -100, 0.1, "mean")
     close(loss, r_loss, np.float32, 10)
     g = dev(np.float32(1.0))
-    gx = be.softmax_cross_entropy_backward(dx, dt, lse, g, den, dw, -100, 0.1, "mean")
-    close(gx, cpu.softmax_cross_entropy_backward(x, t, r_lse, np.float32(1.0), r_den, w, -100,
+    gx = be.softmax_cross_entropy_backward(dx, dt, stat, g, den, dw, -100, 0.1, "mean")
+    close(gx, cpu.softmax_cross_entropy_backward(x, t, r_stat, np.float32(1.0), r_den, w, -100,
                                                  0.1, "mean"), np.float32)
 
 
@@ -278,7 +278,7 @@ def test_bad_label_raises_at_synchronize(be):
     be.synchronize()
     x = dev(np.zeros((4, 5, 1), np.float32))
     t = dev(np.array([[1], [7], [2], [-100]]))
-    loss, lse, den = be.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "none")  # no raise
+    loss, stat, den = be.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "none")  # no raise
     with pytest.raises(ValueError, match=r"label 7 is outside \[0, 5\)"):
         be.synchronize()
     be.synchronize()  # reported once
@@ -308,11 +308,11 @@ def test_kernels_compile_once_per_file_and_dtype():
     x = dev(np.random.default_rng(0).standard_normal((8, 10, 1)).astype(np.float32))
     t = dev(np.zeros((8, 1), np.int64))
     assert b.compile_count == 0
-    _, lse, den = b.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
+    _, stat, den = b.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
     first = b.kernels("softmax_cross_entropy.cu", np.float32)
     assert b.compile_count == 1
     b.softmax_cross_entropy_forward(x, t, None, -100, 0.1, "sum")
-    b.softmax_cross_entropy_backward(x, t, lse, dev(np.float32(1)), den, None, -100, 0.0, "mean")
+    b.softmax_cross_entropy_backward(x, t, stat, dev(np.float32(1)), den, None, -100, 0.0, "mean")
     assert b.compile_count == 1 and b.kernels("softmax_cross_entropy.cu", np.float32) is first
     b.sigmoid_forward(x)
     b.sigmoid_forward(x.astype(np.float64))

@@ -76,7 +76,8 @@ def test_kernel_compiles_to_ptx(ptx, file, dtype, arch):
 #   sigmoid N x...            -> y...
 #   sigmoid_grad N y... gy... -> gx...
 #   ce N C S G U ignore eps has_w reduction x... t... [w...] g...
-#       -> lse (N*S), loss (N*S), out, den, gx (N*C*S)
+#       -> stat (2*N*S: each row's max m, then each row's l), loss (N*S), out, den,
+#          gx (N*C*S)
 # g is N*S values for 'none' (reduction 0), else one value.
 HOST_PROGRAM = r"""
 #include "gpugrad_math.cuh"
@@ -161,33 +162,35 @@ static int ce() {
     for (long c = 0; c < C; ++c) W += w[c];
     if (!has_w) W = A(C);
 
-    std::vector<A> lse(R), loss(R, A(0));
+    std::vector<A> m(R), l(R), loss(R, A(0));
     A total = A(0), den = A(0);
     for (long r = 0; r < R; ++r) {
         const long n = r / S, base = n * C * S + (r - n * S);
         std::vector<std::pair<A, A>> lanes(G);
-        std::vector<A> swx(G, A(0));
+        std::vector<A> swr(G, A(0));
+        const A x_ref = smoothing ? finite_or_zero(x[base]) : A(0);
         for (int lane = 0; lane < G; ++lane) {
-            A m, s;
-            lse_init(m, s);
+            A mm, s;
+            lse_init(mm, s);
             for (long c0 = lane; c0 < C; c0 += (long)G * U) {
                 A v[U];
                 for (int k = 0; k < U; ++k) {
                     const long c = c0 + (long)k * G;
                     v[k] = c < C ? x[base + c * S] : -lim<A>::inf();
-                    if (smoothing && c < C) swx[lane] += (has_w ? w[c] : A(1)) * v[k];
+                    if (smoothing && c < C) swr[lane] += (has_w ? w[c] : A(1)) * (v[k] - x_ref);
                 }
-                lse_push(m, s, v);
+                lse_push(mm, s, v);
             }
-            lanes[lane] = {m, s};
+            lanes[lane] = {mm, s};
         }
         const std::pair<A, A> ms = group_lse(lanes);
-        const A sw = smoothing ? group_sum(swx) : A(0);
-        lse[r] = lse_value(ms.first, ms.second);
+        const A sw = smoothing ? group_sum(swr) : A(0);
+        m[r] = ms.first;
+        l[r] = log_(ms.second);
         if (t[r] == ignore) continue;
         const A w_t = has_w ? w[t[r]] : A(1);
-        loss[r] = ce_row_loss(lse[r], x[base + t[r] * S], w_t, A(1.0 - eps), A(eps / C),
-                              smoothing, W, sw);
+        loss[r] = ce_row_loss(m[r], l[r], x[base + t[r] * S], w_t, A(1.0 - eps), A(eps / C),
+                              smoothing, W, sw, x_ref);
         total += loss[r];
         den += w_t;
     }
@@ -200,10 +203,11 @@ static int ce() {
                                          A(eps / C), W);
         for (long c = 0; c < C; ++c) {
             const A sw = smoothing ? k.smooth * (has_w ? w[c] : A(1)) : A(0);
-            gx[base + c * S] = ce_grad(x[base + c * S], lse[r], k, c == t[r], sw);
+            gx[base + c * S] = ce_grad(x[base + c * S], m[r], l[r], k, c == t[r], sw);
         }
     }
-    for (A v : lse) wr(v);
+    for (A v : m) wr(v);
+    for (A v : l) wr(v);
     for (A v : loss) wr(v);
     wr(reduction == GG_NONE ? A(0) : ce_reduce(total, den, reduction));
     wr(den);
@@ -308,12 +312,12 @@ def _run_ce(host_program, dtype, x, t, w, eps, reduction, g, G):
     parts.append(g)
     out = host_program("ce", dtype, *parts)
     R = N * S
-    lse, loss, rest = out[:R].reshape(N, S), out[R:2 * R].reshape(N, S), out[2 * R:]
-    return lse, loss, rest[0], rest[1], rest[2:].reshape(N, C, S)
+    stat, loss, rest = out[:2 * R].reshape(2, N, S), out[2 * R:3 * R].reshape(N, S), out[3 * R:]
+    return stat, loss, rest[0], rest[1], rest[2:].reshape(N, C, S)
 
 
 def _ce_tol(dtype, x):
-    """Tolerances for lse and losses, whose rounding scales with the logits; the
+    """Tolerances for the row statistics and losses, whose rounding scales with the logits; the
     gradient (probabilities times per-row factors) is compared at the unit scale."""
     rtol = {"float32": 3e-6, "float64": 1e-13}[dtype]
     return dict(rtol=rtol, atol=rtol * max(1.0, np.abs(x).max())), dict(rtol=rtol, atol=rtol)
@@ -334,12 +338,12 @@ def test_softmax_cross_entropy_matches_cpu(host_program, dtype, weighted, ignore
     for reduction in ("none", "sum", "mean"):
         N, _, S = x.shape
         g = (rng.standard_normal((N, S)) if reduction == "none" else np.array(0.7)).astype(dtype)
-        lse, loss, out, den, gx = _run_ce(host_program, dtype, x, t, w, eps, reduction, g, G)
-        ref_loss, ref_lse, ref_den = cpu.softmax_cross_entropy_forward(
+        stat, loss, out, den, gx = _run_ce(host_program, dtype, x, t, w, eps, reduction, g, G)
+        ref_loss, ref_stat, ref_den = cpu.softmax_cross_entropy_forward(
             x, t, w, -100, eps, reduction)
         ref_gx = cpu.softmax_cross_entropy_backward(
-            x, t, ref_lse, g, ref_den, w, -100, eps, reduction)
-        np.testing.assert_allclose(lse, ref_lse, **tol)
+            x, t, ref_stat, g, ref_den, w, -100, eps, reduction)
+        np.testing.assert_allclose(stat, ref_stat, **tol)
         np.testing.assert_allclose(den, ref_den, **tol)
         if reduction == "none":
             np.testing.assert_allclose(loss, ref_loss, **tol)
@@ -353,19 +357,38 @@ def test_softmax_cross_entropy_large_logits_finite(host_program, G):
     """Logits of magnitude 1e4 in float32: no overflow to inf or NaN anywhere."""
     rng = np.random.default_rng(7)
     x, t, w = _ce_case(rng, 4, 300, 1, "float32", True, False, scale=1e4)
-    lse, loss, out, den, gx = _run_ce(host_program, "float32", x, t, w, 0.1, "mean",
-                                      np.array(1.0, np.float32), G)
-    assert np.isfinite(lse).all() and np.isfinite(loss).all() and np.isfinite(out)
+    stat, loss, out, den, gx = _run_ce(host_program, "float32", x, t, w, 0.1, "mean",
+                                       np.array(1.0, np.float32), G)
+    assert np.isfinite(stat).all() and np.isfinite(loss).all() and np.isfinite(out)
     assert np.isfinite(gx).all()
-    ref_loss, ref_lse, _ = cpu.softmax_cross_entropy_forward(x, t, w, -100, 0.1, "mean")
-    np.testing.assert_allclose(lse, ref_lse, rtol=1e-6)
+    ref_loss, ref_stat, _ = cpu.softmax_cross_entropy_forward(x, t, w, -100, 0.1, "mean")
+    np.testing.assert_allclose(stat, ref_stat, rtol=1e-6)
     np.testing.assert_allclose(out, ref_loss, rtol=1e-4)
+
+
+@pytest.mark.parametrize("G", [1, 32, 256])
+@pytest.mark.parametrize("eps,weighted", [(0.0, False), (0.1, True)])
+def test_softmax_cross_entropy_large_offset_keeps_precision(host_program, G, eps, weighted):
+    """float32 logits near 1e6 with a spread of a few units: the row statistics keep
+    the max apart from the log-sum, so the loss and gradient keep float32 precision
+    (a saved m + l rounds l to the unit: the gradient was off by 2e-2)."""
+    rng = np.random.default_rng(11)
+    x, t, w = _ce_case(rng, 4, 300, 1, "float32", weighted, False, scale=2.0)
+    x += np.float32(1e6)
+    _, loss, out, _, gx = _run_ce(host_program, "float32", x, t, w, eps, "mean",
+                                  np.array(1.0, np.float32), G)
+    x64, w64 = x.astype(np.float64), None if w is None else w.astype(np.float64)
+    ref_out, ref_stat, ref_den = cpu.softmax_cross_entropy_forward(x64, t, w64, -100, eps, "mean")
+    ref_gx = cpu.softmax_cross_entropy_backward(x64, t, ref_stat, np.array(1.0), ref_den, w64,
+                                                -100, eps, "mean")
+    np.testing.assert_allclose(out, ref_out, rtol=1e-5)
+    np.testing.assert_allclose(gx, ref_gx, rtol=0, atol=1e-6 * np.abs(ref_gx).max())
 
 
 def test_softmax_cross_entropy_all_ignored(host_program):
     """den = 0: the mean is NaN (as in PyTorch) and the gradient is exactly 0."""
     x = np.random.default_rng(3).standard_normal((3, 4, 1)).astype(np.float32)
     t = np.full((3, 1), -100)
-    lse, loss, out, den, gx = _run_ce(host_program, "float32", x, t, None, 0.0, "mean",
-                                      np.array(1.0, np.float32), 4)
+    stat, loss, out, den, gx = _run_ce(host_program, "float32", x, t, None, 0.0, "mean",
+                                       np.array(1.0, np.float32), 4)
     assert den == 0 and np.isnan(out) and (gx == 0).all() and (loss == 0).all()

@@ -294,7 +294,8 @@ class CUDABackend:
 
     def softmax_cross_entropy_forward(self, x, t, weight, ignore_index,
                                       label_smoothing, reduction):
-        """Returns (loss, lse, den): lse (N, S) is all the backward needs."""
+        """Returns (loss, stat, den): stat (2, N, S), each row's max and log-sum of
+        exps in the accumulation dtype, is all the backward needs (see cpu.py)."""
         dt = x.dtype
         ks = self.kernels("softmax_cross_entropy.cu", dt)
         N, C, S = x.shape
@@ -309,7 +310,7 @@ class CUDABackend:
             x = _contiguous(x)
             t, t64 = self._labels(t)
             weight, wsum = self._class_weights(weight, dt, label_smoothing)
-            lse = cupy.empty((N, S), dt)
+            stat = cupy.empty((2, N, S), _ACC[dt])
             loss = cupy.empty((N, S), dt) if red == 0 else None
             out = loss if red == 0 else cupy.empty((), dt)
             den = cupy.empty((), _ACC[dt])  # float32 for float16: a weight sum can pass 65504
@@ -318,13 +319,13 @@ class CUDABackend:
                 ks["sce_forward"]((nblocks,), (block,), (
                     x, t, np.int32(t64), weight, wsum, np.int64(R), np.int32(C), np.int64(S),
                     np.int64(ignore_index), np.float64(label_smoothing), np.int32(G),
-                    lse, loss, partial, self._bad_label))
+                    stat, loss, partial, self._bad_label))
                 self._labels_unchecked = True
             ks["sce_finish"]((1,), (_FINISH_THREADS,), (
                 partial, np.int64(nblocks), np.int32(red), None if red == 0 else out, den))
-        return out, lse, den
+        return out, stat, den
 
-    def softmax_cross_entropy_backward(self, x, t, lse, g, den, weight,
+    def softmax_cross_entropy_backward(self, x, t, stat, g, den, weight,
                                        ignore_index, label_smoothing, reduction):
         """d loss / d x in one pass over x: (softmax - smoothed one-hot) * scale.
 
@@ -342,13 +343,13 @@ class CUDABackend:
             x = _contiguous(x)
             t, t64 = self._labels(t)
             weight, wsum = self._class_weights(weight, dt, label_smoothing)
-            lse = _contiguous(lse.astype(dt, copy=False))
+            stat = _contiguous(stat.astype(_ACC[dt], copy=False))
             g = g.astype(dt, copy=False)
             g = _contiguous(cupy.broadcast_to(g, (N, S))) if red == 0 else g.reshape(())
             den = den.astype(_ACC[dt], copy=False).reshape(()) if red == 2 else None
             G, block = _row_layout(C, S, R)
             ks["sce_backward"]((-(-R // (block // G)),), (block,), (
-                x, t, np.int32(t64), weight, wsum, lse, g, np.int32(red == 0), den,
+                x, t, np.int32(t64), weight, wsum, stat, g, np.int32(red == 0), den,
                 np.int32(red), np.int64(R), np.int32(C), np.int64(S), np.int64(ignore_index),
                 np.float64(label_smoothing), np.int32(G), gx))
         return gx

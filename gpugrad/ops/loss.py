@@ -84,30 +84,31 @@ class SoftmaxCrossEntropy(Function):
     def forward(ctx, x, t, weight, opts):
         X, T = x._data, t._data
         W = None if weight is None else weight._data
-        loss, lse, den = ctx.backend.softmax_cross_entropy_forward(
+        loss, stat, den = ctx.backend.softmax_cross_entropy_forward(
             _rows(X), _label_rows(T, X), W, *opts)
         if opts[2] == "none":
             loss = loss.reshape(T.shape)
         ctx.opts = opts
-        # Backward needs the logits and a per-row log-sum-exp: no softmax is kept.
-        ctx.save_for_backward(x, t, weight, lse, den)
+        # Backward needs the logits and two numbers per row (max and log-sum of
+        # exps: see the backends): no softmax is kept.
+        ctx.save_for_backward(x, t, weight, stat, den)
         return loss
 
     @staticmethod
     def backward(ctx, g):
-        x, t, weight, lse, den = ctx.saved_tensors
+        x, t, weight, stat, den = ctx.saved_tensors
         if isinstance(x, Tensor):
-            gx = SoftmaxCrossEntropyBackward.apply(x, g, t, weight, lse, den, ctx.opts)
+            gx = SoftmaxCrossEntropyBackward.apply(x, g, t, weight, stat, den, ctx.opts)
         else:
-            gx = _sce_backward(ctx.backend, x, g, t, weight, lse, den, ctx.opts)
+            gx = _sce_backward(ctx.backend, x, g, t, weight, stat, den, ctx.opts)
         return gx, None, None, None
 
 
-def _sce_backward(backend, X, G, T, W, lse, den, opts):
+def _sce_backward(backend, X, G, T, W, stat, den, opts):
     T = _label_rows(T, X)
     if opts[2] == "none":
         G = G.reshape(T.shape)
-    gx = backend.softmax_cross_entropy_backward(_rows(X), T, lse, G, den, W, *opts)
+    gx = backend.softmax_cross_entropy_backward(_rows(X), T, stat, G, den, W, *opts)
     return gx.reshape(X.shape)
 
 
@@ -123,11 +124,11 @@ class SoftmaxCrossEntropyBackward(Function):
     array_backward = False
 
     @staticmethod
-    def forward(ctx, x, g, t, weight, lse, den, opts):
+    def forward(ctx, x, g, t, weight, stat, den, opts):
         ctx.opts = opts
         ctx.save_for_backward(x, g, t, weight, den)
         return _sce_backward(ctx.backend, x._data, g._data, t._data,
-                             None if weight is None else weight._data, lse._data, den._data, opts)
+                             None if weight is None else weight._data, stat._data, den._data, opts)
 
     @staticmethod
     def backward(ctx, v):

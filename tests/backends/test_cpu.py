@@ -62,8 +62,10 @@ def test_sce_forward_matches_definition(dtype, weighted, eps, reduction):
     t = rng.integers(0, 7, (5, 3))
     t[0, 1] = -100
     w = (np.abs(rng.standard_normal(7)) + 0.1).astype(dtype) if weighted else None
-    loss, lse, den = cpu.softmax_cross_entropy_forward(x, t, w, -100, eps, reduction)
-    assert loss.dtype == dtype and lse.shape == (5, 3)
+    loss, stat, den = cpu.softmax_cross_entropy_forward(x, t, w, -100, eps, reduction)
+    # the row statistics (max, log-sum of exps) stay in the compute dtype
+    assert loss.dtype == dtype and stat.shape == (2, 5, 3)
+    assert stat.dtype == (np.float32 if dtype == np.float16 else dtype)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(loss, _reference(x, t, w, -100, eps, reduction), rtol=tol, atol=tol)
 
@@ -74,16 +76,16 @@ def test_sce_stable_at_large_logits(dtype):
     if dtype == np.float16:
         x = np.clip(x, -6e4, 6e4).astype(dtype)
     t = np.array([[1], [2]])
-    loss, lse, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.1, "none")
-    assert np.isfinite(loss).all() and np.isfinite(lse).all()
-    gx = cpu.softmax_cross_entropy_backward(x, t, lse, np.ones((2, 1), dtype), den, None, -100, 0.1, "none")
+    loss, stat, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.1, "none")
+    assert np.isfinite(loss).all() and np.isfinite(stat).all()
+    gx = cpu.softmax_cross_entropy_backward(x, t, stat, np.ones((2, 1), dtype), den, None, -100, 0.1, "none")
     assert np.isfinite(gx).all() and gx.dtype == dtype
 
 
 def test_sce_float16_long_row_does_not_overflow():
     x = np.full((2, 50_000, 1), 8.0, dtype=np.float16)  # sum of exp in float16 would overflow
     t = np.zeros((2, 1), dtype=np.int64)
-    loss, lse, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
+    loss, stat, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
     assert loss.dtype == np.float16
     np.testing.assert_allclose(float(loss), np.log(50_000), rtol=1e-3)
 
@@ -92,8 +94,8 @@ def test_sce_backward_is_softmax_minus_onehot_scaled():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((4, 6, 1))
     t = rng.integers(0, 6, (4, 1))
-    loss, lse, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
-    gx = cpu.softmax_cross_entropy_backward(x, t, lse, np.array(2.0), den, None, -100, 0.0, "mean")
+    loss, stat, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
+    gx = cpu.softmax_cross_entropy_backward(x, t, stat, np.array(2.0), den, None, -100, 0.0, "mean")
     p = np.exp(x - x.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
     onehot = np.zeros_like(x)
@@ -105,8 +107,8 @@ def test_all_ignored_mean_is_nan_with_zero_gradient():
     x = np.zeros((2, 3, 1))
     t = np.full((2, 1), -100)
     with np.errstate(all="ignore"):
-        loss, lse, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
-        gx = cpu.softmax_cross_entropy_backward(x, t, lse, np.array(1.0), den, None, -100, 0.0, "mean")
+        loss, stat, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
+        gx = cpu.softmax_cross_entropy_backward(x, t, stat, np.array(1.0), den, None, -100, 0.0, "mean")
     assert np.isnan(loss) and (gx == 0).all()
 
 
@@ -145,9 +147,9 @@ def test_sce_float16_mean_over_many_rows_keeps_its_gradient():
     N = 70_000
     x = np.zeros((N, 2, 1), dtype=np.float16)
     t = np.zeros((N, 1), dtype=np.int64)
-    loss, lse, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
+    loss, stat, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
     assert np.isfinite(den) and float(den) == N
-    gx = cpu.softmax_cross_entropy_backward(x, t, lse, np.array(1.0, np.float16), den, None,
+    gx = cpu.softmax_cross_entropy_backward(x, t, stat, np.array(1.0, np.float16), den, None,
                                             -100, 0.0, "mean")
     np.testing.assert_allclose(gx[0, :, 0].astype(np.float64), [-0.5 / N, 0.5 / N], rtol=2e-3)
 
@@ -162,9 +164,9 @@ def test_sce_backward_matches_forward_differences(layout, ignore_index):
     x = rng.standard_normal(layout)
     t = rng.integers(0, 5, (layout[0], layout[2]))
     t[t == 2] = 3
-    loss, lse, den = cpu.softmax_cross_entropy_forward(x, t, None, ignore_index, 0.0, "mean")
+    loss, stat, den = cpu.softmax_cross_entropy_forward(x, t, None, ignore_index, 0.0, "mean")
     assert float(den) == (t != ignore_index).sum()
-    gx = cpu.softmax_cross_entropy_backward(x, t, lse, np.array(1.0), den, None, ignore_index,
+    gx = cpu.softmax_cross_entropy_backward(x, t, stat, np.array(1.0), den, None, ignore_index,
                                             0.0, "mean")
     num = np.zeros_like(x)
     for i in np.ndindex(x.shape):
@@ -183,10 +185,10 @@ def test_sce_backward_longdouble():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((3, 4, 1)).astype(np.longdouble)
     t = np.array([[0], [1], [3]])
-    loss, lse, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
-    gx = cpu.softmax_cross_entropy_backward(x, t, lse, np.array(1.0, np.longdouble), den, None,
+    loss, stat, den = cpu.softmax_cross_entropy_forward(x, t, None, -100, 0.0, "mean")
+    gx = cpu.softmax_cross_entropy_backward(x, t, stat, np.array(1.0, np.longdouble), den, None,
                                             -100, 0.0, "mean")
-    ref = cpu.softmax_cross_entropy_backward(x.astype(np.float64), t, lse.astype(np.float64),
+    ref = cpu.softmax_cross_entropy_backward(x.astype(np.float64), t, stat.astype(np.float64),
                                              np.array(1.0), den.astype(np.float64), None, -100,
                                              0.0, "mean")
     assert gx.dtype == np.longdouble
