@@ -10,6 +10,7 @@ value fed several consumers.
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 import threading
 
@@ -37,21 +38,55 @@ def is_grad_enabled() -> bool:
 
 
 class set_grad_enabled:
-    """Context manager and decorator that sets grad mode for its body."""
+    """Sets grad mode: for a `with` body, for a decorated function's calls, or, called
+    as a plain function (`gg.set_grad_enabled(False)`), from here on, as in PyTorch."""
+
+    _before = None  # the mode a plain call replaced, until a `with` or decorator takes it
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)
         self.prev = []
+        # The plain call takes effect now; a `with` or a decorator puts it back.
+        self._before = _mode.enabled
+        _mode.enabled = self.mode
 
     def __enter__(self):
-        self.prev.append(_mode.enabled)
+        before, self._before = self._before, None
+        self.prev.append(_mode.enabled if before is None else before)
         _mode.enabled = self.mode
 
     def __exit__(self, *exc):
         _mode.enabled = self.prev.pop()
 
     def __call__(self, fn):
+        if self._before is not None:
+            _mode.enabled, self._before = self._before, None
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}: decorates a function, got "
+                            f"{type(fn).__name__}")
         mode = self.mode
+        if inspect.isgeneratorfunction(fn):
+            # The body runs at each next(), after the call has returned: the mode is
+            # set around every resumption of it instead (PyTorch does the same).
+            @functools.wraps(fn)
+            def gen_wrapper(*args, **kwargs):
+                gen = fn(*args, **kwargs)
+                resume, value = gen.send, None
+                while True:
+                    try:
+                        with set_grad_enabled(mode):
+                            item = resume(value)
+                    except StopIteration as stop:
+                        return stop.value
+                    try:
+                        value, resume = (yield item), gen.send
+                    except GeneratorExit:
+                        with set_grad_enabled(mode):
+                            gen.close()
+                        raise
+                    except BaseException as e:  # thrown into the wrapper: into the body
+                        value, resume = e, gen.throw
+            return gen_wrapper
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
@@ -714,6 +749,15 @@ def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays, arr
 def _seed(outputs, grad_outputs, what):
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, (list, tuple)):
+        if len(grad_outputs) != len(outputs):
+            raise RuntimeError(f"{what}: got {len(outputs)} outputs and {len(grad_outputs)} "
+                               "gradients; pass one gradient (or None) per output")
+    else:  # one gradient: a Tensor, an array or a number
+        grad_outputs = [grad_outputs]
+        if len(outputs) != 1:
+            raise RuntimeError(f"{what}: got {len(outputs)} outputs and one gradient; pass "
+                               "a list with one gradient (or None) per output")
     seeds = []
     for i, (t, g) in enumerate(zip(outputs, grad_outputs)):
         if not t._rg:
@@ -729,7 +773,7 @@ def _seed(outputs, grad_outputs, what):
             g = _wrap(t._backend.xp.ones(t._data.shape, t._data.dtype), t._backend)
         else:
             if not isinstance(g, Tensor):
-                g = _wrap(t._backend.asarray(g, dtype=t._data.dtype), t._backend)
+                g = _seed_tensor(g, t, i, what)
             if g._backend is not t._backend:
                 raise RuntimeError(
                     f"{what}: gradient is on {g.device} but output {i} is on {t.device}")
@@ -745,11 +789,25 @@ def _seed(outputs, grad_outputs, what):
     return seeds
 
 
+def _seed_tensor(g, t, i, what):
+    """A gradient given as an array or a number, on t's device in t's dtype. Arrays
+    of another device, or of another float dtype, raise: nothing is copied or
+    converted behind the caller's back."""
+    backend = t._backend
+    if hasattr(g, "dtype") and getattr(g, "shape", None) is not None:  # an array
+        if not backend.is_array(g):
+            raise RuntimeError(f"{what}: gradient for output {i} is a {type(g).__module__}."
+                               f"{type(g).__name__} but the output is on {t.device}; pass a "
+                               "Tensor on that device")
+        if g.dtype != t._data.dtype and g.dtype.kind == "f":
+            raise TypeError(f"{what}: gradient dtype {g.dtype} does not match output {i} "
+                            f"dtype {t.dtype}")
+    return _wrap(backend.asarray(g, dtype=t._data.dtype), backend)
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     """Accumulate d(tensors)/d(leaf) into every leaf's .grad."""
     tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
-    if isinstance(grad_tensors, Tensor):
-        grad_tensors = [grad_tensors]
     seeds = _seed(tensors, grad_tensors, "backward")
     if retain_graph is None:
         retain_graph = create_graph
@@ -761,8 +819,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """Gradients of outputs with respect to inputs, as a tuple; .grad is untouched."""
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if isinstance(grad_outputs, Tensor):
-        grad_outputs = [grad_outputs]
     for i, t in enumerate(inputs):
         if not t._rg:
             raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) does not require grad")

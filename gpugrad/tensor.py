@@ -206,7 +206,8 @@ class Tensor:
 
     # ---- autograd ------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
-        autograd.backward(self, gradient, retain_graph, create_graph)
+        autograd.backward(self, None if gradient is None else [gradient], retain_graph,
+                          create_graph)
 
     def retain_grad(self):
         """Keep .grad for this non-leaf tensor too after backward."""

@@ -251,6 +251,77 @@ def test_no_grad_as_decorator(device):
     assert not f(x).requires_grad and not h(x).requires_grad
 
 
+def test_no_grad_on_a_generator_holds_inside_its_body(device):
+    """The body of a generator runs at next(), after the decorated call returned:
+    the mode is set around each resumption (it recorded a graph before)."""
+    x = scalar(1.0, device)
+
+    @gg.no_grad
+    def gen():
+        got = yield (x * 2).requires_grad
+        try:
+            yield got, gg.is_grad_enabled()
+        except ValueError:
+            yield "thrown", gg.is_grad_enabled()
+        return "done"
+
+    g = gen()
+    assert next(g) is False and gg.is_grad_enabled()
+    assert g.send(5) == (5, False) and gg.is_grad_enabled()
+    assert g.throw(ValueError()) == ("thrown", False) and gg.is_grad_enabled()
+    with pytest.raises(StopIteration, match="done"):
+        next(g)
+
+
+def test_set_grad_enabled_forms():
+    assert gg.is_grad_enabled()
+    gg.set_grad_enabled(False)  # a plain call sets the mode, as torch.set_grad_enabled
+    try:
+        assert not gg.is_grad_enabled()
+    finally:
+        gg.set_grad_enabled(True)
+    assert gg.is_grad_enabled()
+    with gg.set_grad_enabled(False):
+        assert not gg.is_grad_enabled()
+    assert gg.is_grad_enabled()
+
+    @gg.set_grad_enabled(False)
+    def f():
+        return gg.is_grad_enabled()
+    assert gg.is_grad_enabled() and f() is False and gg.is_grad_enabled()
+    with pytest.raises(TypeError, match="no_grad: decorates a function, got bool"):
+        gg.no_grad(True)
+
+
+def test_gradients_must_match_the_outputs(device):
+    x = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    with pytest.raises(RuntimeError, match="2 outputs and 1 gradients"):
+        gg.grad([(x * x).sum(), (x * 10).sum()], [x], [gg.tensor(1.0, device=device)])
+    with pytest.raises(RuntimeError, match="1 outputs and 2 gradients"):
+        gg.grad((x * x).sum(), [x], [None, None])
+    (x * x).sum().backward(2.0)  # one number for a scalar output
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 8.0])
+    x.grad = None
+    (x * 3).backward([1.0, 2.0])  # Tensor.backward takes one gradient, as data
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 6.0])
+    xp = x._backend.xp
+    with pytest.raises(TypeError, match="gradient dtype float64 does not match"):
+        (x * 3).backward(xp.array([1.0, 2.0]))  # no silent float64 -> float32
+    if device != "cpu":
+        with pytest.raises(RuntimeError, match="numpy.ndarray but the output is on cuda"):
+            (x * 3).backward(np.ones(2, np.float32))  # no silent host -> device copy
+
+
+def test_float16_sums_along_an_axis_add_in_float32(device):
+    """NumPy adds float16 along a strided axis in float16: 2048 + 1 == 2048."""
+    ones = gg.tensor(np.ones((5000, 2), np.float16), device=device)
+    s = ones.sum(axis=0)
+    assert s.dtype == gg.float16 and s.tolist() == [5000.0, 5000.0]
+    b = gg.tensor(np.zeros(2, np.float16), device=device, requires_grad=True)
+    (ones + b).sum().backward()  # the bias gradient sums over the batch
+    assert b.grad.dtype == gg.float16 and b.grad.tolist() == [5000.0, 5000.0]
+
+
 def test_graph_is_freed_without_gc(device, rng):
     """No global tape, no cycle: dropping the output frees every node at once."""
     gc.disable()

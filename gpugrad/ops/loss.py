@@ -6,7 +6,7 @@ import math
 from ..autograd import Function
 from ..tensor import Tensor
 from . import _common as rule
-from ._common import as_tensor
+from ._common import as_tensor, fsum
 from .reduce import _axis
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -19,7 +19,7 @@ class Softmax(Function):
         X = x._data
         y = X - X.max(axis=axis, keepdims=True)
         xp.exp(y, out=y)
-        y /= y.sum(axis=axis, keepdims=True)
+        y /= fsum(y, axis, keepdims=True)
         ctx.axis = axis
         ctx.save_for_backward(y)
         return y
@@ -28,7 +28,7 @@ class Softmax(Function):
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         gy = g * y
-        return gy - y * gy.sum(axis=ctx.axis, keepdims=True), None
+        return gy - y * rule.sum(gy, ctx.axis, keepdims=True), None
 
 
 class LogSoftmax(Function):
@@ -38,7 +38,7 @@ class LogSoftmax(Function):
         X = x._data
         m = X.max(axis=axis, keepdims=True)
         y = X - m
-        lse = xp.log(xp.exp(y).sum(axis=axis, keepdims=True))
+        lse = xp.log(fsum(xp.exp(y), axis, keepdims=True))
         y -= lse
         ctx.axis = axis
         ctx.save_for_backward(y)
@@ -47,7 +47,7 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g - rule.exp(ctx, y) * g.sum(axis=ctx.axis, keepdims=True), None
+        return g - rule.exp(ctx, y) * rule.sum(g, ctx.axis, keepdims=True), None
 
 
 def softmax(x, axis=-1):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import operator
 
 from ..autograd import Function
-from ._common import expand
+from ._common import expand, fsum
 
 
 def _axes(op, axis, ndim, what=None):
@@ -59,7 +59,7 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdims):
         ctx.shape, ctx.axes, ctx.keepdims = x._data.shape, axes, keepdims
-        return x._data.sum(axis=axes, keepdims=keepdims)
+        return fsum(x._data, axes, keepdims)
 
     @staticmethod
     def backward(ctx, g):
@@ -95,7 +95,7 @@ class _Extremum(Function):
         ctx.shape, ctx.axes, ctx.keepdims = X.shape, axes, keepdims
         y = ctx.reduce(X, axis=axes, keepdims=True)
         mask = (X == y).astype(X.dtype)
-        mask /= mask.sum(axis=axes, keepdims=True)
+        mask /= fsum(mask, axes, keepdims=True)
         ctx.save_for_backward(mask)
         return y if keepdims else y.reshape(tuple(s for i, s in enumerate(X.shape) if i not in axes))
 
