@@ -324,7 +324,7 @@ class Function:
                 out = cls.forward(ctx, *args)
             finally:
                 _mode.enabled = True
-        if type(out) is backend.array_type and not cls.view_of_input:
+        if type(out) is backend.array_type and not cls.view_of_input and out.dtype.kind in "fc":
             ctx._n_out = 1
             t = _wrap(out, backend, ctx, 0, True)
             if ctx._to_save:
@@ -363,9 +363,14 @@ def _wrap_outputs(out, backend, node, args, cls):
         else:
             arr = o
             if type(arr) is not be.array_type:
+                if o is None or not hasattr(o, "dtype") and not isinstance(o, (int, float, bool)):
+                    raise TypeError(f"{cls.__name__}: forward returned a {type(o).__name__} as "
+                                    f"output {i}; outputs are arrays or Tensors")
                 # NumPy turns 0-d results into scalars; a tensor always holds an array.
                 arr = be.asarray(arr)
-        t = _wrap(arr, be, node, i, rg)
+        # Only float outputs carry a gradient (an int or bool one is data, as in PyTorch).
+        diff = rg and arr.dtype.kind in "fc"
+        t = _wrap(arr, be, node if diff else None, i, diff)
         if cls.view_of_input:
             src = args[0]
             base = arr.base

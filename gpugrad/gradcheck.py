@@ -34,18 +34,23 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
                             "need float64 inputs (use .double())")
     rng = np.random.default_rng(seed)
     outs = _outputs(fn, inputs)
-    diff = [k for k, o in enumerate(outs) if isinstance(o, Tensor) and o.requires_grad]
-    us = [rng.standard_normal(outs[k].shape) for k in diff]
+    # Every float output is differenced, also one without a graph: its analytic
+    # gradient is zero, so an output that silently lost its graph fails the check.
+    proj = [k for k, o in enumerate(outs) if isinstance(o, Tensor) and o.dtype.kind == "f"]
+    if not proj:
+        raise ValueError("gradcheck: fn returned no floating point Tensor")
+    us = {k: rng.standard_normal(outs[k].shape) for k in proj}
+    diff = [k for k in proj if outs[k].requires_grad]
     analytic = [None] * len(wrt)
     if diff:
-        seeds = [tensor(u, dtype=outs[k].dtype, device=outs[k].device) for k, u in zip(diff, us)]
+        seeds = [tensor(us[k], dtype=outs[k].dtype, device=outs[k].device) for k in diff]
         analytic = grad([outs[k] for k in diff], [inputs[i] for i in wrt], seeds,
                         allow_unused=True)
 
     def projected():
         # Recording stays on: fn may itself call grad() (checks of second derivatives).
         now = _outputs(fn, inputs)
-        return sum(float((now[k].numpy().astype(np.float64) * u).sum()) for k, u in zip(diff, us))
+        return sum(float((now[k].numpy().astype(np.float64) * us[k]).sum()) for k in proj)
 
     worst = None
     for k, i in enumerate(wrt):
@@ -55,11 +60,13 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
         data = x.data  # raw writes: the perturbation must not bump the version
         for j in np.ndindex(*x.shape):
             orig = data[j].item()
-            data[j] = orig + eps
-            fp = projected()
-            data[j] = orig - eps
-            fm = projected()
-            data[j] = orig
+            try:
+                data[j] = orig + eps
+                fp = projected()
+                data[j] = orig - eps
+                fm = projected()
+            finally:  # fn may raise: the caller's input must come back as it was
+                data[j] = orig
             num[j] = (fp - fm) / (2 * eps)
         ratio = np.abs(a - num) / (atol + rtol * np.abs(num))
         ratio = np.where(np.isfinite(ratio), ratio, np.inf)  # NaN never passes

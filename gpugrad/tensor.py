@@ -96,10 +96,12 @@ class Tensor:
         if value is not None:
             if not isinstance(value, Tensor):
                 raise TypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
-            if value._backend is not self._backend or value.shape != self.shape:
+            if value._backend is not self._backend or value.shape != self.shape or \
+                    value.dtype != self.dtype:
                 raise RuntimeError(
-                    f"grad: assigned gradient ({tuple(value.shape)} on {value.device}) must "
-                    f"match the tensor ({tuple(self.shape)} on {self.device})")
+                    f"grad: assigned gradient ({value.dtype}, {tuple(value.shape)} on "
+                    f"{value.device}) must match the tensor ({self.dtype}, "
+                    f"{tuple(self.shape)} on {self.device})")
         self._grad = value
 
     @property
@@ -125,6 +127,21 @@ class Tensor:
         if not self._data.ndim:
             raise TypeError("len() of a 0-d tensor")
         return self._data.shape[0]
+
+    def __iter__(self):
+        if not self._data.ndim:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __array__(self, dtype=None, copy=None):
+        """np.asarray(t): a CPU tensor's array (no copy unless asked); never a device copy."""
+        if self._backend.device.type != "cpu":
+            raise TypeError(f"__array__: the tensor is on {self.device}; call .numpy() for "
+                            "a host copy (no silent copies between devices)")
+        a = self._data
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
 
     @property
     def is_leaf(self):
@@ -401,21 +418,32 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
         arr = data.astype(dtype or data.dtype, copy=True)
     else:
         host = np.array(data, dtype=dtype, copy=True)
-        if dtype is None and host.dtype == float64 and not isinstance(data, (np.ndarray, np.generic)):
+        python = not isinstance(data, (np.ndarray, np.generic))
+        if dtype is None and host.dtype == float64 and python:
             host = host.astype(float32)
-        if host.dtype == object:
-            raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__}")
+        if dtype is None and host.dtype == np.uint64 and python:  # NumPy's pick past int64
+            raise OverflowError("tensor: an integer is out of the int64 range")
+        _check_kind("tensor", host.dtype, type(data).__name__)
         arr = backend.from_numpy(host)
+    _check_kind("tensor", arr.dtype, type(data).__name__)
     t = _wrap(arr, backend)
     if requires_grad:
         t.requires_grad = True
     return t
 
 
+def _check_kind(op, dtype, what):
+    # bool, integers, floats and complex; strings, objects and dates are no tensors
+    if dtype.kind not in "biufc":
+        raise TypeError(f"{op}: cannot make a tensor of dtype {dtype} (from {what}); "
+                        "expected numbers or bools")
+
+
 def from_numpy(a: np.ndarray) -> Tensor:
     """A CPU tensor sharing memory with a (no copy)."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"from_numpy: expected numpy.ndarray, got {type(a).__name__}")
+    _check_kind("from_numpy", a.dtype, "numpy.ndarray")
     return _wrap(a, get_backend("cpu"))
 
 

@@ -332,6 +332,83 @@ def test_grad_setter_checks_shape(device):
     t = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
     with pytest.raises(RuntimeError, match="must match"):
         t.grad = gg.tensor([1.0], device=device)
+    with pytest.raises(RuntimeError, match=r"grad: assigned gradient \(float64"):
+        t.grad = gg.tensor([1.0, 2.0], dtype=gg.float64, device=device)
+
+
+def test_cast_to_int_or_bool_carries_no_gradient(device):
+    x = gg.tensor([1.5, 2.5], device=device, requires_grad=True)
+    for dt in (gg.int64, gg.bool_):
+        y = x.to(dt)
+        assert not y.requires_grad and y.grad_fn is None
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        gg.grad(x.to(gg.int64).to(gg.float32).sum(), x)  # it gave [1, 1]
+
+
+def test_custom_function_outputs_only_floats_carry_gradients(device):
+    class Split(gg.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2, 5, a._data > 1
+
+        @staticmethod
+        def backward(ctx, g, g_count, g_mask):
+            return g * 2
+
+    x = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    y, count, mask = Split.apply(x)
+    assert y.requires_grad and not count.requires_grad and not mask.requires_grad
+    assert count.grad_fn is None and mask.grad_fn is None and count.dtype.kind == "i"
+    y.sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+
+    class Nothing(gg.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2, None
+
+    with pytest.raises(TypeError, match="Nothing: forward returned a NoneType as output 1"):
+        Nothing.apply(x)
+
+
+@pytest.mark.parametrize("data", [["a"], b"ab", np.array(["a"]), np.array([None]),
+                                  np.array(["2026-11-25"], dtype="datetime64[D]")],
+                         ids=["str", "bytes", "str array", "object array", "datetime array"])
+def test_tensors_hold_numbers_only(data):
+    with pytest.raises(TypeError, match="tensor: cannot make a tensor of dtype"):
+        gg.tensor(data)
+    if isinstance(data, np.ndarray):
+        with pytest.raises(TypeError, match="from_numpy: cannot make a tensor of dtype"):
+            gg.from_numpy(data)
+
+
+def test_python_int_beyond_int64_raises():
+    with pytest.raises(OverflowError, match="int64 range"):
+        gg.tensor(2 ** 63)
+    assert gg.tensor(2 ** 63 - 1).dtype == gg.int64
+
+
+def test_iteration_and_numpy_protocol(device):
+    t = gg.tensor([[1.0, 2.0], [3.0, 4.0]], device=device)
+    assert [row.tolist() for row in t] == [[1.0, 2.0], [3.0, 4.0]]
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(gg.tensor(1.0, device=device))
+    if device == "cpu":
+        a = np.asarray(t)
+        assert a is t.data and np.asarray(t, dtype=np.float64).dtype == np.float64
+    else:
+        with pytest.raises(TypeError, match="no silent copies between devices"):
+            np.asarray(t)
+
+
+def test_softmax_over_an_empty_axis_is_empty(device):
+    x = gg.tensor(np.zeros((3, 0)), device=device, requires_grad=True)
+    for fn in (gg.softmax, gg.log_softmax):
+        y = fn(x, axis=1)
+        assert y.shape == (3, 0)
+        y.sum().backward()
+        assert x.grad.shape == (3, 0)
+        x.grad = None
 
 
 def test_data_setter_checks_type(device):

@@ -17,10 +17,14 @@ class Softmax(Function):
     def forward(ctx, x, axis):
         xp = ctx.backend.xp
         X = x._data
+        ctx.axis = axis
+        if X.size == 0:  # no max over an empty axis: the (empty) result is all there is
+            y = X.copy()
+            ctx.save_for_backward(y)
+            return y
         y = X - X.max(axis=axis, keepdims=True)
         xp.exp(y, out=y)
         y /= fsum(y, axis, keepdims=True)
-        ctx.axis = axis
         ctx.save_for_backward(y)
         return y
 
@@ -36,11 +40,15 @@ class LogSoftmax(Function):
     def forward(ctx, x, axis):
         xp = ctx.backend.xp
         X = x._data
+        ctx.axis = axis
+        if X.size == 0:  # as in Softmax
+            y = X.copy()
+            ctx.save_for_backward(y)
+            return y
         m = X.max(axis=axis, keepdims=True)
         y = X - m
         lse = xp.log(fsum(xp.exp(y), axis, keepdims=True))
         y -= lse
-        ctx.axis = axis
         ctx.save_for_backward(y)
         return y
 

@@ -335,6 +335,9 @@ def clone(x):
 
 
 def cast(x, dtype):
+    dtype = x._backend.xp.dtype(dtype)
+    if dtype.kind not in "fc":  # an int or bool result carries no gradient
+        x = x.detach()
     return Cast.apply(x, dtype)
 
 

@@ -211,6 +211,30 @@ def test_gradcheck_reports_the_worst_element():
         gg.gradcheck(Wrong.apply, [x])
 
 
+def test_gradcheck_fails_an_output_that_lost_its_graph():
+    """An output computed outside the graph has analytic gradient 0; its numeric one is
+    not, so the check fails (it compared nothing and passed)."""
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64, requires_grad=True)
+    with pytest.raises(gg.GradcheckError, match="analytic 0 vs numeric"):
+        gg.gradcheck(lambda a: gg.tensor(a.numpy() ** 3), [x])
+    with pytest.raises(gg.GradcheckError, match="input 0, element"):
+        gg.gradcheck(lambda a: (a * 2, gg.tensor(a.numpy() ** 3)), [x])
+
+
+def test_gradcheck_restores_its_input_when_fn_raises():
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64, requires_grad=True)
+    calls = []
+
+    def f(a):
+        calls.append(1)
+        if len(calls) == 3:  # the first perturbed evaluation
+            raise KeyError("boom")
+        return a ** 3
+    with pytest.raises(KeyError):
+        gg.gradcheck(f, [x])
+    assert x.tolist() == [1.0, 2.0]
+
+
 def test_gradcheck_needs_float64():
     x = gg.tensor([1.0], requires_grad=True)
     with pytest.raises(TypeError, match="float32; central differences need float64"):
