@@ -134,14 +134,16 @@ class CPUBackend:
         N, C, S = x.shape
         x, t, rows = self._layout(x, t, S)
         valid, tt, w_t = self._targets(x, t, weight, ignore_index, check=True)
-        m = x.max(axis=1)
+        stat = np.empty((2,) + x.shape[:1] + x.shape[2:], cdt)
+        m, logsum = stat[0], stat[1]  # views: filled in place, returned without a copy
+        np.maximum.reduce(x, axis=1, out=m)
         e = x - m[:, None]
         if label_smoothing:  # sum_c w_c (x_c - m), before e becomes exp(e)
             we = e.sum(axis=1) if weight is None else np.einsum("nc...,c->n...", e, weight)
         xt = x[_label_index(rows, tt)]
         xt -= m
         np.exp(e, out=e)
-        logsum = np.log(e.sum(axis=1))  # l
+        np.log(e.sum(axis=1), out=logsum)
         del e
         loss = logsum - xt
         if w_t is not None:
@@ -162,7 +164,7 @@ class CPUBackend:
         else:
             # 0/0 (every target ignored) is NaN, as in PyTorch.
             out = loss.sum() / den if den else np.asarray(np.nan)
-        return np.asarray(out, dtype=out_dtype), np.stack((m, logsum)).reshape(2, N, S), den
+        return np.asarray(out, dtype=out_dtype), stat.reshape(2, N, S), den
 
     def softmax_cross_entropy_backward(self, x, t, stat, g, den, weight,
                                        ignore_index, label_smoothing, reduction):
@@ -175,10 +177,11 @@ class CPUBackend:
         shape = x.shape
         N, C, S = shape
         x, t, rows = self._layout(x.astype(cdt, copy=False), t, S)
-        m, logsum = stat.astype(cdt, copy=False).reshape((2,) + x.shape[:1] + x.shape[2:])
+        # (2, N, 1[, S]): each row's m and l, ready to broadcast over its classes
+        stat = stat.astype(cdt, copy=False).reshape((2,) + x.shape[:1] + (1,) + x.shape[2:])
         g = g.astype(cdt, copy=False)
         if g.ndim:
-            g = g.reshape(logsum.shape)
+            g = g.reshape(x.shape[:1] + x.shape[2:])
         if weight is not None:
             weight = weight.astype(cdt, copy=False)
         eps = label_smoothing
@@ -196,8 +199,8 @@ class CPUBackend:
         scale = g if valid is None else np.where(valid, g, 0).astype(cdt, copy=False)
         hot = scale * (1 - eps) if w_t is None else scale * w_t * (1 - eps)
         a = hot + scale * (eps / C * (C if weight is None else weight.sum())) if eps else hot
-        gx = x - m[:, None]
-        gx -= logsum[:, None]
+        gx = x - stat[0]
+        gx -= stat[1]
         np.exp(gx, out=gx)
         gx *= _per_row(a)
         gx[_label_index(rows, tt)] -= hot
