@@ -799,14 +799,14 @@ def _seed_tensor(g, t, i, what):
     of another device, or of another float dtype, raise: nothing is copied or
     converted behind the caller's back."""
     backend = t._backend
-    if hasattr(g, "dtype") and getattr(g, "shape", None) is not None:  # an array
-        if not backend.is_array(g):
-            raise RuntimeError(f"{what}: gradient for output {i} is a {type(g).__module__}."
-                               f"{type(g).__name__} but the output is on {t.device}; pass a "
-                               "Tensor on that device")
+    if backend.is_array(g):
         if g.dtype != t._data.dtype and g.dtype.kind == "f":
             raise TypeError(f"{what}: gradient dtype {g.dtype} does not match output {i} "
                             f"dtype {t.dtype}")
+    elif getattr(g, "ndim", 0):  # another library's or device's array (scalars convert)
+        raise RuntimeError(f"{what}: gradient for output {i} is a {type(g).__module__}."
+                           f"{type(g).__name__} but the output is on {t.device}; pass a "
+                           "Tensor on that device")
     return _wrap(backend.asarray(g, dtype=t._data.dtype), backend)
 
 

@@ -304,6 +304,9 @@ def test_gradients_must_match_the_outputs(device):
     x.grad = None
     (x * 3).backward([1.0, 2.0])  # Tensor.backward takes one gradient, as data
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 6.0])
+    for scalar in (np.float32(2.0), np.float64(2.0), np.int64(2)):  # scalars convert
+        (g,) = gg.grad((x * x).sum(), x, scalar)
+        np.testing.assert_array_equal(g.numpy(), [4.0, 8.0])
     xp = x._backend.xp
     with pytest.raises(TypeError, match="gradient dtype float64 does not match"):
         (x * 3).backward(xp.array([1.0, 2.0]))  # no silent float64 -> float32

@@ -60,19 +60,20 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         na, nb = ctx.needs_input_grad
-        out = arr(a) / arr(b)
-        ctx.save_for_backward(b, out if nb else None)
-        return out
+        # a, not the output: an in-place change to the output (p = e / s; p += eps)
+        # must not invalidate this node.
+        ctx.save_for_backward(a if nb else None, b)
+        return arr(a) / arr(b)
 
     @staticmethod
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
         sa, sb = ctx.input_shape(0), ctx.input_shape(1)
-        b, out = ctx.saved_tensors
+        a, b = ctx.saved_tensors
         ga = unbroadcast(g / b, sa) if na else None
         # -g a / b**2 as (a / b) / b: b**2 overflows or underflows long before the
         # quotient does (a = b = 1e20 in float32).
-        gb = unbroadcast(-(g * (out / b)), sb) if nb else None
+        gb = unbroadcast(-(g * ((a / b) / b)), sb) if nb else None
         return ga, gb
 
 
@@ -105,9 +106,13 @@ class Pow(Function):
         # The masks are computed on the values: they carry no gradient.
         A, B = arr(a), arr(b)
         if na:
-            ga = g * b * a ** (b - 1)
-            if not isinstance(b, (int, float)) or b == 0:
-                ga = rule.where(ctx, (A == 0) & (B == 0), 0.0, ga)
+            if isinstance(b, (int, float)):
+                # x**0 is constant: g * 0, as PyTorch (and no 0 * inf to differentiate)
+                ga = g * 0.0 if b == 0 else g * b * a ** (b - 1)
+            else:
+                # A base of 1 where b == 0 and a == 0: b * 1**(b-1) is the 0 wanted, and
+                # second derivatives meet no 0**-1 there.
+                ga = g * b * rule.where(ctx, (A == 0) & (B == 0), 1.0, a) ** (b - 1)
             ga = unbroadcast(ga, sa)
         if nb:
             if isinstance(a, (int, float)):

@@ -83,6 +83,26 @@ EDGES = [
 ]
 
 
+def test_x_pow_0_is_constant_to_second_order(device):
+    x = gg.tensor(np.array([0.0, 1.0, -2.0]), device=device, requires_grad=True)
+    assert gg.gradgradcheck(lambda a: a ** 0, (x,))  # a NaN second derivative at 0 before
+    b = gg.tensor(np.zeros(3), device=device)  # a tensor exponent of 0
+    (g,) = gg.grad((x ** b).sum(), x, create_graph=True)
+    (g2,) = gg.grad(g.sum(), x)
+    assert np.isfinite(g2.numpy()).all()
+
+
+def test_div_survives_an_in_place_change_of_its_output(device):
+    """The divisor's gradient must not need the output: p = e / s; p += eps works."""
+    a = gg.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
+    b = gg.tensor([2.0, 4.0, 5.0], device=device, requires_grad=True)
+    y = a / b
+    y += 1
+    ga, gb = gg.grad(y.sum(), [a, b])
+    np.testing.assert_allclose(ga.numpy(), [0.5, 0.25, 0.2], rtol=1e-6)
+    np.testing.assert_allclose(gb.numpy(), [-0.25, -0.125, -0.12], rtol=1e-6)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("k", range(len(EDGES)), ids=[e[0] for e in EDGES])
 def test_edge_values_vs_torch(device, k, dtype):
