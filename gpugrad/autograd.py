@@ -738,6 +738,16 @@ def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays, arr
             for pos in leaf_pos[id(leaf)]:
                 results[pos] = g
             continue
+        if leaf._grad is not None and not create_graph:
+            with _grad_lock:
+                old = leaf._grad
+                if old is not None and getattr(old._data.flags, "writeable", True) and \
+                        not _overlapping(old._data):
+                    # In place, as PyTorch's AccumulateGrad: a reference to .grad taken
+                    # before this backward sees the sum, and nothing is allocated.
+                    old._data += g._data
+                    old._vc[0] += 1
+                    continue
         # A .grad must own its memory, so in-place use is safe: copy unless it is
         # provably private (PyTorch's AccumulateGrad steals on the same kind of
         # reference count). With create_graph the copy is a recorded clone.

@@ -325,6 +325,24 @@ def test_float16_sums_along_an_axis_add_in_float32(device):
     assert b.grad.dtype == gg.float16 and b.grad.tolist() == [5000.0, 5000.0]
 
 
+def test_grad_accumulates_in_place_like_pytorch(device):
+    """A second backward adds into the existing .grad (a reference taken before sees
+    the sum, as with PyTorch's AccumulateGrad); a .grad that cannot take writes, or a
+    create_graph pass, gets a new tensor."""
+    x = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    (x * x).sum().backward()
+    first = x.grad
+    version = first._vc[0]
+    (x * 3).sum().backward()
+    assert x.grad is first and first.tolist() == [5.0, 7.0] and first._vc[0] == version + 1
+    (x * x).sum().backward(create_graph=True)  # recorded: out of place
+    assert x.grad is not first and x.grad.tolist() == [7.0, 11.0]
+    if device == "cpu":
+        x.grad = gg.from_numpy(np.broadcast_to(np.float32(1.0), (2,)))  # read-only
+        (x * 3).sum().backward()
+        assert x.grad.tolist() == [4.0, 4.0] and x.grad.data.flags.writeable
+
+
 def test_graph_is_freed_without_gc(device, rng):
     """No global tape, no cycle: dropping the output frees every node at once."""
     gc.disable()
