@@ -401,6 +401,27 @@ def test_iteration_and_numpy_protocol(device):
             np.asarray(t)
 
 
+def test_an_element_picked_by_ints_is_a_view(device):
+    """t[0] of a 1-D tensor is a 0-d view, as in PyTorch (NumPy alone gives a copy)."""
+    x = gg.tensor([1.0, 2.0, 3.0], device=device)
+    v = x[0]
+    v += 10
+    assert x.tolist() == [11.0, 2.0, 3.0]
+    w = gg.tensor(np.arange(6.0).reshape(2, 3), device=device, requires_grad=True)
+    h = w * 1.0
+    with pytest.raises(RuntimeError, match="shares memory with a view"):
+        h[1, 2] += gg.tensor(1.0, dtype=gg.float64, device=device, requires_grad=True)
+    w[1, 2].backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [[0, 0, 0], [0, 0, 1]])
+
+
+def test_max_min_over_a_non_empty_axis_of_an_empty_tensor(device):
+    e = gg.tensor(np.zeros((0, 3)), device=device)
+    assert e.max(axis=1).shape == (0,) and e.min(axis=1, keepdims=True).shape == (0, 1)
+    with pytest.raises(ValueError, match="max: reduction over an empty axis"):
+        e.max(axis=0)
+
+
 def test_softmax_over_an_empty_axis_is_empty(device):
     x = gg.tensor(np.zeros((3, 0)), device=device, requires_grad=True)
     for fn in (gg.softmax, gg.log_softmax):

@@ -116,9 +116,9 @@ class Min(_Extremum):
 
 def _reduction(cls, name, x, axis, keepdims):
     axes = _axes(name, axis, x.ndim)
-    if name in ("max", "min") and x._data.size == 0:
-        raise ValueError(f"{name}: reduction of an empty tensor (shape {tuple(x.shape)}) "
-                         "has no identity")
+    if name in ("max", "min") and any(x._data.shape[a] == 0 for a in axes):
+        raise ValueError(f"{name}: reduction over an empty axis (shape {tuple(x.shape)}, "
+                         f"axis {axis}) has no identity")
     return cls.apply(x, axes, bool(keepdims))
 
 

@@ -88,6 +88,10 @@ class GetItem(Function):
 
     @staticmethod
     def forward(ctx, x, index, basic):
+        if basic and not any(i is Ellipsis for i in index):
+            # NumPy returns a copy (a scalar) when ints pick one element; with an
+            # Ellipsis it returns a 0-d view, as PyTorch does (t[0] += 1 writes to t).
+            index = index + (Ellipsis,)
         ctx.shape, ctx.index, ctx.basic = x._data.shape, index, basic
         return x._data[index]
 
@@ -144,7 +148,7 @@ class IndexPut(Function):
         if nv:
             gv = g[ctx.index]
             extra = len(ctx.vshape) - gv.ndim  # leading 1s that the write dropped
-            gv = unbroadcast(gv, ctx.vshape[extra:]) if extra <= 0 else \
+            gv = unbroadcast(gv, ctx.vshape) if extra <= 0 else \
                 unbroadcast(gv, ctx.vshape[extra:]).reshape(ctx.vshape)
         return gx, None, gv, None
 

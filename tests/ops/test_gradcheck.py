@@ -70,7 +70,8 @@ CASES = {
                                      create_graph=True)[0], (3, 2))],
     "IndexPut": [C(lambda a, v: _setitem(a, (slice(None), 1), v), (3, 2), (3,)),
                  C(lambda a, v: _setitem(a, 0, v), (3, 2), ()),
-                 C(lambda a, v: _setitem(a, 0, v), (3, 2), (1, 1, 2))],  # leading 1s dropped
+                 C(lambda a, v: _setitem(a, 0, v), (3, 2), (1, 1, 2)),  # leading 1s dropped
+                 C(lambda a, v: _setitem(a, slice(None), v), (2, 3, 2), (3, 2))],  # lower rank
     "Concatenate": [C(lambda a, b: gg.concatenate([a, b], axis=1), (2, 3), (2, 1)),
                     C(lambda a, b: gg.concatenate([a, b, a]), (2, 3), (1, 3))],
     "Stack": [C(lambda a, b: gg.stack([a, b], axis=1), (2, 3), (2, 3)),
