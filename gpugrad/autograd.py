@@ -13,6 +13,7 @@ import functools
 import inspect
 import sys
 import threading
+import weakref
 
 __all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "backward", "grad", "OPS"]
@@ -351,6 +352,12 @@ def _wrap(arr, backend, node=None, idx=0, requires_grad=False):
     return t
 
 
+# Views taken without recording (under no_grad) of a tensor that requires grad, by
+# id. An in-place change through one while recording is on would leave that tensor's
+# graph disagreeing with its data unseen; PyTorch refuses it, and so does _inplace.
+_nograd_views = weakref.WeakValueDictionary()
+
+
 def _wrap_outputs(out, backend, node, args, cls):
     single = type(out) is not tuple
     outs = (out,) if single else out
@@ -377,6 +384,8 @@ def _wrap_outputs(out, backend, node, args, cls):
             if base is not None and (base is src._data or base is src._data.base):
                 t._vc = src._vc
                 src._vc[1] = True
+                if node is None and src._rg and not _mode.enabled:
+                    _nograd_views[id(t)] = t
         res.append(t)
     if rg:
         node._n_out = len(res)

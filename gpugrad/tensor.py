@@ -296,6 +296,12 @@ class Tensor:
             _check_inplace_dtype(name, res, self)
             self._data[...] = res._data
             self._node, self._idx, self._rg = res._node, res._idx, res._rg
+        elif _mode.enabled and autograd._nograd_views.get(id(self)) is self:
+            raise RuntimeError(
+                f"{name}: this tensor (shape {tuple(self.shape)}) is a view taken under "
+                "no_grad of a tensor that requires grad; changing it in place with "
+                "recording on would leave that tensor's graph out of step with its data. "
+                "Change it under no_grad too, or clone() it")
         elif ufunc is not None:
             other = _operands(name, self, args[0])[1]
             o = other._data if isinstance(other, Tensor) else other

@@ -415,6 +415,25 @@ def test_an_element_picked_by_ints_is_a_view(device):
     np.testing.assert_array_equal(w.grad.numpy(), [[0, 0, 0], [0, 0, 1]])
 
 
+def test_a_no_grad_view_changed_in_place_while_recording_raises(device):
+    """PyTorch refuses it: the base's graph would disagree with its data unseen."""
+    x = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    h = x * 1.0
+    with gg.no_grad():
+        v = h[:]
+    with pytest.raises(RuntimeError, match=r"mul_ \(\*=\): .* view taken under no_grad"):
+        v *= 3.0
+    with pytest.raises(RuntimeError, match="view taken under no_grad"):
+        v[0] = 5.0
+    assert h.tolist() == [1.0, 2.0]
+    with gg.no_grad():  # under no_grad it is the optimizer-step pattern: allowed
+        v *= 3.0
+    assert h.tolist() == [3.0, 6.0]
+    d = h.detach()  # detach() promises no graph: PyTorch allows this one
+    d *= 2.0
+    assert h.tolist() == [6.0, 12.0]
+
+
 def test_max_min_over_a_non_empty_axis_of_an_empty_tensor(device):
     e = gg.tensor(np.zeros((0, 3)), device=device)
     assert e.max(axis=1).shape == (0,) and e.min(axis=1, keepdims=True).shape == (0, 1)
