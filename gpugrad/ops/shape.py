@@ -290,8 +290,43 @@ def sum_to(x, shape):
     return SumTo.apply(x, shape)
 
 
+def _torch_order(index):
+    """(pre, post) when index mixes ints with array indices, else None.
+
+    PyTorch applies ints first, as selects, and then the array indices to what is left;
+    NumPy counts the ints among the advanced indices, which moves the broadcast axes
+    to the front when a slice separates them (t[0, :, [0, 1]]: NumPy (2, 3), PyTorch
+    (3, 2) for a (2, 3, 4) t). Indexing with pre (basic: ints, slices, None, ...) and
+    then post (the arrays, with a full slice for every axis pre kept) is PyTorch's
+    order in NumPy's terms.
+    """
+    ints = arrays = False
+    for i in index:
+        if type(i) is int or getattr(i, "ndim", -1) == 0 and i.dtype.kind in "iu":
+            ints = True
+        elif getattr(i, "ndim", -1) >= 0:  # an integer array of 1+ dims, or a bool mask
+            arrays = True
+    if not (ints and arrays):
+        return None
+    pre, post = [], []
+    for i in index:
+        if i is None or i is Ellipsis or isinstance(i, (slice, bool)):
+            pre.append(i)
+            post.append(Ellipsis if i is Ellipsis else slice(None))
+        elif type(i) is int or i.ndim == 0 and i.dtype.kind in "iu":
+            pre.append(i)  # a select: its axis is gone before post
+        else:  # the array keeps its axes for post (a bool mask covers ndim of them)
+            pre.extend([slice(None)] * (i.ndim if i.dtype.kind == "b" else 1))
+            post.append(i)
+    return tuple(pre), tuple(post)
+
+
 def getitem(x, index):
     index, basic = _index("getitem", x, index)
+    split = _torch_order(index)
+    if split is not None:
+        pre, post = split
+        return GetItem.apply(GetItem.apply(x, pre, True), post, False)
     return GetItem.apply(x, index, basic)
 
 
@@ -304,6 +339,11 @@ def index_put(x, index, value):
         if value.dtype != x.dtype and value.dtype.kind == "f" == x.dtype.kind:
             raise TypeError(f"setitem: cannot write {value.dtype} values into a {x.dtype} "
                             "tensor; cast explicitly with .to(dtype)")
+    split = _torch_order(index)
+    if split is not None:  # x[pre][post] = value, written back through x[pre]
+        pre, post = split
+        inner = IndexPut.apply(GetItem.apply(x, pre, True), post, value, False)
+        return IndexPut.apply(x, pre, inner, True)
     return IndexPut.apply(x, index, value, basic)
 
 

@@ -146,6 +146,41 @@ def test_softmax_cross_entropy_large_logits_keep_precision(device, rng, dtype, o
                                atol=rtol * np.abs(gref).max())
 
 
+MASK = np.array([[True, False, True, True], [False] * 4, [True] * 4])
+# ints mixed with array indices: PyTorch applies the ints first (NumPy alone would move
+# the array's axis to the front where a slice separates them)
+MIXED_INDICES = [(0, slice(None), [0, 1]), ([0, 1], slice(None), 0), (slice(None), [2, 0], -1),
+                 (0, [0, 1]), (Ellipsis, [1, 0, 1], 2), (1, None, slice(None), [3, 1, 1]),
+                 (0, MASK), (1, slice(1, None), [[0, 1], [2, 3]])]
+
+
+@pytest.mark.parametrize("k", range(len(MIXED_INDICES)))
+def test_mixed_int_and_array_indices_vs_torch(device, rng, k):
+    idx = MIXED_INDICES[k]
+    tidx = tuple(torch.tensor(i) if isinstance(i, (list, np.ndarray)) else i for i in idx)
+    a = rng.standard_normal((2, 3, 4))
+    x, tx = gg.tensor(a, device=device, requires_grad=True), torch.tensor(a, requires_grad=True)
+    y, ty = x[idx], tx[tidx]
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy())
+    u = rng.standard_normal(ty.shape)
+    y.backward(gg.tensor(u, device=device))
+    ty.backward(torch.tensor(u))
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
+    # setitem on a non-leaf, recorded: values and both gradients
+    v = rng.standard_normal(ty.shape)
+    gv, tv = gg.tensor(v, device=device, requires_grad=True), torch.tensor(v, requires_grad=True)
+    x.grad, tx.grad = None, None
+    h, th = x * 1.0, tx * 1.0
+    h[idx] = gv
+    th[tidx] = tv
+    np.testing.assert_allclose(h.numpy(), th.detach().numpy())
+    w = rng.standard_normal(a.shape)
+    (h * gg.tensor(w, device=device)).sum().backward()
+    (th * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
+    np.testing.assert_allclose(gv.grad.numpy(), tv.grad.numpy())
+
+
 def test_maximum_minimum_ties_vs_torch(device):
     a = np.array([1.0, 2.0, 3.0])
     b = np.array([1.0, 1.0, 4.0])
