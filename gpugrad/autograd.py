@@ -566,7 +566,7 @@ def _node_extras(node, grads, results, node_pos, seen, arrays):
     """What a node's gradients meet besides its rule: hooks, retain_grad, and in
     grad() the requested outputs among its own."""
     if node._out_hooks is not None or node._retain is not None:
-        _output_hooks(node, grads, results is None, seen, arrays)
+        _output_hooks(node, grads, seen, arrays)
     if node_pos is not None:
         for idx, pos in node_pos.get(node, ()):
             results[pos] = grads[idx]
@@ -642,8 +642,9 @@ def _zeros(backend, shape, dtype, arrays):
     return z if arrays else _wrap(z, backend)
 
 
-def _output_hooks(node, grads, fill_retained, seen, arrays):
-    """Tensor hooks and retain_grad on a node's outputs, once their sum is known."""
+def _output_hooks(node, grads, seen, arrays):
+    """Tensor hooks and retain_grad on a node's outputs, once their sum is known; in
+    grad() too, as PyTorch fills retained grads on any pass that reaches them."""
     hooks = node._out_hooks
     if hooks:
         for idx, fns in hooks.items():
@@ -658,7 +659,7 @@ def _output_hooks(node, grads, fill_retained, seen, arrays):
                         grads[idx] = r = r._data if arrays else r
                         _mark(seen, r if arrays else r._data)  # the hook's caller may hold it
     retain = node._retain
-    if retain and fill_retained:
+    if retain:
         for idx, ref in retain.items():
             t = ref()
             g = grads[idx]

@@ -471,6 +471,16 @@ def test_retain_grad(device):
     assert h.grad.item() == 12 and x.grad.item() == 36
 
 
+def test_grad_fills_retained_grads_on_its_path_like_pytorch(device):
+    x = scalar(2.0, device)
+    h = x * 3
+    h.retain_grad()
+    k = x * 5  # retained but off every path from the output to x
+    k.retain_grad()
+    (g,) = gg.grad(h * h + 0 * k.detach(), x)
+    assert g.item() == 36 and h.grad.item() == 12 and k.grad is None and x.grad is None
+
+
 def test_non_leaf_grad_is_none_without_retain(device):
     x = scalar(2.0, device)
     h = x * 3
