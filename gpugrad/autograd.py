@@ -161,11 +161,15 @@ class Function:
     # switched off around it; a user's forward may use Tensor arithmetic.
     _array_forward = False
     array_backward = False
+    # gpugrad's rules return fresh arrays (or pass on the gradient they were given);
+    # a user's rule may return anything, also an array it keeps: see _user_grads.
+    _own_rule = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.__module__.startswith("gpugrad.ops"):
             cls._array_forward = True
+            cls._own_rule = True
             # gpugrad's rules are written for arrays and Tensors alike unless they opt out.
             if "array_backward" not in cls.__dict__:
                 cls.array_backward = True
@@ -176,8 +180,10 @@ class Function:
             # forward or backward of its own is the user's: Tensor code, as documented.
             if "forward" in cls.__dict__:
                 cls._array_forward = False
-            if "backward" in cls.__dict__ and "array_backward" not in cls.__dict__:
-                cls.array_backward = False
+            if "backward" in cls.__dict__:
+                cls._own_rule = False
+                if "array_backward" not in cls.__dict__:
+                    cls.array_backward = False
 
     @staticmethod
     def forward(ctx, *args):
@@ -195,6 +201,8 @@ class Function:
     @property
     def saved_tensors(self):
         saved = self._saved
+        if saved is None:  # nothing was saved (or forward has not returned yet)
+            return ()
         if saved is _FREED:
             raise RuntimeError(
                 f"{type(self).__name__}: trying to backward through the graph a second "
@@ -290,8 +298,8 @@ class Function:
                     requires = True
                     nig.append(True)
                     node = a._node
-                    edges.append((a, -1, a._data.shape) if node is None else
-                                 (node, a._idx, a._data.shape))
+                    edges.append((a, -1, a._data.shape, a._data.dtype) if node is None else
+                                 (node, a._idx, a._data.shape, a._data.dtype))
                     continue
             nig.append(False)
             edges.append(None)
@@ -325,7 +333,8 @@ class Function:
                 out = cls.forward(ctx, *args)
             finally:
                 _mode.enabled = True
-        if type(out) is backend.array_type and not cls.view_of_input and out.dtype.kind in "fc":
+        if type(out) is backend.array_type and cls._array_forward and not cls.view_of_input \
+                and out.dtype.kind in "fc":
             ctx._n_out = 1
             t = _wrap(out, backend, ctx, 0, True)
             if ctx._to_save:
@@ -386,6 +395,16 @@ def _wrap_outputs(out, backend, node, args, cls):
                 src._vc[1] = True
                 if node is None and src._rg and not _mode.enabled:
                     _nograd_views[id(t)] = t
+        elif not cls._array_forward:
+            # A user's forward may return an input, or a view of one: the output then
+            # shares its memory, so it shares its version too, as a declared view does.
+            root = arr if arr.base is None else arr.base
+            for a in args:
+                if isinstance(a, Tensor) and (a._data if a._data.base is None
+                                              else a._data.base) is root:
+                    t._vc = a._vc
+                    a._vc[1] = True
+                    break
         res.append(t)
     if rg:
         node._n_out = len(res)
@@ -525,12 +544,14 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                     raise RuntimeError(
                         f"{type(node).__name__}: backward returned {len(gin)} gradients, "
                         f"expected {len(node._next)} (one per argument of forward)")
+                if not node._own_rule:
+                    gin = _user_grads(node, gin, seen, arrays)
             if arrays:
                 carried = backend.array_type
             for e, g in zip(node._next, gin):
                 if e is None:
                     continue
-                target, idx, shape = e
+                target, idx, shape, _ = e
                 if g is not None:
                     if type(g) is not carried or (not arrays and g._backend is not backend):
                         g = _as_grad(g, backend, arrays, node)
@@ -571,6 +592,29 @@ def _node_extras(node, grads, results, node_pos, seen, arrays):
         for idx, pos in node_pos.get(node, ()):
             results[pos] = grads[idx]
     return grads
+
+
+def _user_grads(node, gin, seen, arrays):
+    """A user's rule's gradients, as the pass carries them, in their inputs' dtypes.
+
+    A float gradient of another dtype is cast (as PyTorch does), anything else that is
+    no number raises. Each is marked as held elsewhere: the rule may have returned an
+    array it keeps (ctx.w, a saved constant), which must never become a .grad that a
+    later backward adds into, nor pass on to one through a rule that hands g on.
+    """
+    out = []
+    for e, g in zip(node._next, gin):
+        if g is not None and e is not None:
+            g = _as_grad(g, node.backend, arrays, node)
+            dtype = e[3]
+            if g.dtype != dtype:
+                if g.dtype.kind not in "biufc":
+                    raise TypeError(f"{type(node).__name__}: backward returned a gradient of "
+                                    f"dtype {g.dtype} for a {dtype} input")
+                g = g.astype(dtype) if arrays else g.to(dtype)
+            _mark(seen, g if arrays else g._data)
+        out.append(g)
+    return tuple(out)
 
 
 def _fill_grads(node, grads, arrays):
@@ -649,7 +693,7 @@ def _output_hooks(node, grads, seen, arrays):
     if hooks:
         for idx, fns in hooks.items():
             be = node._out_backend(idx)
-            for fn in fns:
+            for fn in list(fns):  # a hook may remove itself
                 g = grads[idx]
                 if g is not None:
                     _mark(seen, g if arrays else g._data)  # the hook may keep it
@@ -664,10 +708,10 @@ def _output_hooks(node, grads, seen, arrays):
             t = ref()
             g = grads[idx]
             if t is not None and g is not None:
-                # A copy (without history), as PyTorch's retain_grad makes: the
-                # gradient flows on, and may reach a leaf, another retained tensor,
-                # or be the caller's seed.
-                g = _wrap((g if arrays else g._data).copy(), node._out_backend(idx))
+                # A copy, as PyTorch's retain_grad makes: the gradient flows on, and
+                # may reach a leaf, another retained tensor, or be the caller's seed.
+                # With create_graph a recorded clone: the .grad keeps its history.
+                g = _wrap(g.copy(), node._out_backend(idx)) if arrays else g.clone()
                 with _grad_lock:
                     t.grad = g if t.grad is None else t.grad + g
 
@@ -737,7 +781,7 @@ def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays, arr
         if arrays:
             g = _wrap(g, leaf._backend)
         if leaf._hooks:
-            for fn in leaf._hooks:
+            for fn in list(leaf._hooks):  # a hook may remove itself
                 _mark(seen_arrays, g._data)  # the hook may keep what it is given
                 r = fn(g)
                 if r is not None:

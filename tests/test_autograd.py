@@ -481,6 +481,123 @@ def test_grad_fills_retained_grads_on_its_path_like_pytorch(device):
     assert g.item() == 36 and h.grad.item() == 12 and k.grad is None and x.grad is None
 
 
+def test_a_user_rule_returning_an_array_it_keeps_never_becomes_a_grad(device):
+    """The .grad took the rule's own array and later backwards added into it: the
+    user's w changed, and the third .grad read [12, 16] for [9, 12]."""
+    class Scale(gg.Function):
+        @staticmethod
+        def forward(ctx, x, w):
+            ctx.w = w
+            return x._data * w
+
+        @staticmethod
+        def backward(ctx, g):
+            return ctx.w, None
+
+    x = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    w = x._backend.asarray(np.array([3.0, 4.0], np.float32))
+    y = Scale.apply(x, w).sum()
+    for _ in range(3):
+        y.backward(retain_graph=True)
+    assert x.grad.tolist() == [9.0, 12.0] and w.tolist() == [3.0, 4.0]
+
+    class PassOn(gg.Function):  # the kept array reaches the leaf through Add's g
+        @staticmethod
+        def forward(ctx, x):
+            ctx.w = x._backend.xp.ones(x.shape, x.dtype)
+            return x._data * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            return ctx.w
+
+    x.grad = None
+    z = PassOn.apply(x + 0.0)
+    z.backward(gg.tensor([1.0, 1.0], device=device), retain_graph=True)
+    z.backward(gg.tensor([1.0, 1.0], device=device))
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_a_user_forward_returning_its_input_shares_its_version(device):
+    """The output is the input's memory: an in-place change through it must be seen
+    (it went unseen and the gradient used the changed values)."""
+    class Id(gg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    a = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    x = a * 1
+    y = Id.apply(x)
+    with pytest.raises(RuntimeError, match="shares memory with a view"):
+        y += 1
+    e = x * x
+    with gg.no_grad():
+        y += 1  # under no_grad it is allowed, and x's saved value is now stale
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        e.sum().backward()
+
+
+def _doubling(name, rule):
+    """A user op named name: forward 2 x on arrays, backward rule(ctx, g)."""
+    return type(name, (gg.Function,), {"forward": staticmethod(lambda ctx, x: x._data * 2),
+                                       "backward": staticmethod(rule)})
+
+
+def test_a_user_rule_gradient_takes_its_inputs_dtype(device):
+    To64 = _doubling("To64", lambda ctx, g: (g * 2).to(gg.float64))
+    Text = _doubling("Text", lambda ctx, g: "bad")
+    x = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    (To64.apply(x * 3)).sum().backward()  # cast back, as PyTorch does, also upstream
+    assert x.grad.dtype == gg.float32 and x.grad.tolist() == [6.0, 6.0]
+    with pytest.raises(TypeError, match="Text: backward returned a gradient of dtype <U3"):
+        Text.apply(gg.tensor(1.0, device=device, requires_grad=True)).backward()
+
+
+@pytest.mark.parametrize("where", ["leaf", "non-leaf"])
+def test_a_hook_removing_itself_does_not_skip_the_next(device, where):
+    x = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    t = x if where == "leaf" else x * 1.0
+    handles = []
+
+    def once(g):
+        handles[0].remove()
+        return g * 10
+
+    handles.append(t.register_hook(once))
+    t.register_hook(lambda g: g + 1)
+    (t * 3).sum().backward(retain_graph=True)
+    assert x.grad.tolist() == [31.0, 31.0]  # PyTorch's: both hooks ran
+    x.grad = None
+    (t * 3).sum().backward()  # once is gone, the other stays
+    assert x.grad.tolist() == [4.0, 4.0]
+
+
+def test_saved_tensors_is_empty_when_nothing_was_saved(device):
+    def rule(ctx, g):
+        assert ctx.saved_tensors == ()
+        return g * 2
+
+    Twice = _doubling("Twice", rule)
+    x = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    Twice.apply(x).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_retained_grad_keeps_its_history_with_create_graph(device):
+    x = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    h = x * x
+    h.retain_grad()
+    (h * h).sum().backward(create_graph=True)
+    assert h.grad.requires_grad and h.grad.grad_fn is not None  # 2h, as in PyTorch
+    (g,) = gg.grad(h.grad.sum(), x)  # d/dx of sum(2 x^2)
+    assert g.tolist() == [4.0, 8.0]
+
+
 def test_non_leaf_grad_is_none_without_retain(device):
     x = scalar(2.0, device)
     h = x * 3
