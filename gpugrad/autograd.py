@@ -298,8 +298,8 @@ class Function:
                     requires = True
                     nig.append(True)
                     node = a._node
-                    edges.append((a, -1, a._data.shape, a._data.dtype) if node is None else
-                                 (node, a._idx, a._data.shape, a._data.dtype))
+                    edges.append((a, -1, a._data.shape) if node is None else
+                                 (node, a._idx, a._data.shape))
                     continue
             nig.append(False)
             edges.append(None)
@@ -325,6 +325,8 @@ class Function:
             return _wrap_outputs(out, backend, None, args, cls)
         ctx.needs_input_grad = tuple(nig)
         ctx._next = edges
+        if not cls._own_rule:  # for _user_grads: the dtypes a user's rule must return
+            ctx._in_dtypes = [a._data.dtype if isinstance(a, Tensor) else None for a in args]
         if cls._array_forward:
             out = cls.forward(ctx, *args)
         else:
@@ -551,7 +553,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
             for e, g in zip(node._next, gin):
                 if e is None:
                     continue
-                target, idx, shape, _ = e
+                target, idx, shape = e
                 if g is not None:
                     if type(g) is not carried or (not arrays and g._backend is not backend):
                         g = _as_grad(g, backend, arrays, node)
@@ -603,10 +605,9 @@ def _user_grads(node, gin, seen, arrays):
     later backward adds into, nor pass on to one through a rule that hands g on.
     """
     out = []
-    for e, g in zip(node._next, gin):
+    for e, g, dtype in zip(node._next, gin, node._in_dtypes):
         if g is not None and e is not None:
             g = _as_grad(g, node.backend, arrays, node)
-            dtype = e[3]
             if g.dtype != dtype:
                 if g.dtype.kind not in "biufc":
                     raise TypeError(f"{type(node).__name__}: backward returned a gradient of "
