@@ -65,6 +65,9 @@ class Tensor:
         if not self._backend.is_array(value):
             raise TypeError(f"Tensor.data: expected an array of the {self.device} backend, "
                             f"got {type(value).__name__}")
+        if self._rg and value.dtype.kind not in "fc":
+            raise TypeError(f"Tensor.data: a tensor that requires grad takes floating point "
+                            f"data, got {value.dtype}")
         self._data = value
         self._vc[0] += 1
 
@@ -95,7 +98,8 @@ class Tensor:
     def grad(self, value):
         if value is not None:
             if not isinstance(value, Tensor):
-                raise TypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
+                raise TypeError(f"grad: expected a gpugrad Tensor or None, got "
+                                f"{type(value).__module__}.{type(value).__name__}")
             if value._backend is not self._backend or value.shape != self.shape or \
                     value.dtype != self.dtype:
                 raise RuntimeError(
@@ -172,6 +176,45 @@ class Tensor:
 
     def __float__(self):
         return float(self.item())
+
+    def __format__(self, spec):
+        # f"{loss:.4f}": a 0-d tensor formats as its number, as in PyTorch.
+        if self._data.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
+    def __index__(self):
+        # list[t], range(t): a one-element integer tensor is an int, as in PyTorch.
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
+            raise TypeError(f"__index__: only one-element integer tensors can be used as an "
+                            f"index, got {self._data.dtype} of shape {tuple(self.shape)}")
+        return int(self.item())
+
+    # ---- copies -----------------------------------------------------------
+    def __copy__(self):
+        """A tensor on the same memory (and version), without .grad, as PyTorch's."""
+        t = _wrap(self._data, self._backend, None, 0, self._rg and self._node is None)
+        t._vc = self._vc
+        return t
+
+    def __deepcopy__(self, memo):
+        """A leaf with its own copy of the data (and of .grad). A non-leaf refuses, as
+        in PyTorch: its copied graph would send gradients to copies of its leaves."""
+        if self._node is not None:
+            raise RuntimeError("deepcopy: only leaf tensors (made by the user, not by an op) "
+                               "support deepcopy; detach() first")
+        t = _wrap(self._data.copy(), self._backend, None, 0, self._rg)
+        memo[id(self)] = t
+        if self._grad is not None:
+            t._grad = self._grad.__deepcopy__(memo)
+        return t
+
+    def __reduce__(self):
+        # Pickled as a leaf: its data on the host, its device and requires_grad.
+        if self._node is not None:
+            raise RuntimeError("pickle: only leaf tensors can be pickled (a non-leaf would "
+                               "carry its graph); detach() first")
+        return _rebuild, (self._backend.to_numpy(self._data), str(self.device), self._rg)
 
     def __int__(self):
         return int(self.item())
@@ -391,6 +434,8 @@ class Tensor:
         body = np.array2string(self._backend.to_numpy(self._data), separator=", ",
                                prefix="tensor(")
         extra = ""
+        if self._data.size == 0 and self._data.shape != (0,):
+            extra += f", size={tuple(self.shape)}"
         if self._backend.device.type != "cpu":
             extra += f", device='{self.device}'"
         if self._data.dtype not in (float32, int64, bool_):
@@ -400,6 +445,23 @@ class Tensor:
         elif self._rg:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
+
+
+def _rebuild(host, device, requires_grad):
+    return tensor(host, device=device, requires_grad=requires_grad)
+
+
+def _numpy_inside(data):
+    """Whether a nested list or tuple holds NumPy arrays, NumPy scalars or Tensors (whose
+    dtype it keeps) rather than Python numbers only (float32 by default)."""
+    stack = [data]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif isinstance(v, (np.ndarray, np.generic, Tensor)):
+            return True
+    return False
 
 
 def _check_inplace_dtype(name, res, t):
@@ -425,8 +487,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
     else:
         host = np.array(data, dtype=dtype, copy=True)
         python = not isinstance(data, (np.ndarray, np.generic))
-        if dtype is None and host.dtype == float64 and python:
-            host = host.astype(float32)
+        if dtype is None and host.dtype == float64 and python and not _numpy_inside(data):
+            host = host.astype(float32)  # Python floats: PyTorch's default dtype
         if dtype is None and host.dtype == np.uint64 and python:  # NumPy's pick past int64
             raise OverflowError("tensor: an integer is out of the int64 range")
         _check_kind("tensor", host.dtype, type(data).__name__)

@@ -1,5 +1,7 @@
 """Tensor API: construction, dtypes, devices, conversions, in-place changes and their errors."""
+import copy
 import operator
+import pickle
 
 import numpy as np
 import pytest
@@ -326,6 +328,77 @@ def test_loss_operand_dtype_mismatch_names_the_loss(device, call, what):
     d = gg.tensor(np.zeros((2, 3)), dtype=gg.float64, device=device)
     with pytest.raises(TypeError, match=what):
         call(x, d)
+
+
+def test_deepcopy_and_pickle_give_working_leaves(device):
+    """A copied tensor came back with a new backend object, and every op with the
+    original then refused: 'expected all tensors on the same device, got cpu and cpu'."""
+    w = gg.tensor(np.ones((3, 2), np.float32), device=device, requires_grad=True)
+    (w * w).sum().backward()
+    x = gg.tensor(np.ones((4, 3), np.float32), device=device)
+    for c in (copy.deepcopy(w), pickle.loads(pickle.dumps(w))):
+        assert c.device == w.device and c.requires_grad and c.is_leaf
+        assert (x @ c).shape == (4, 2)
+        with gg.no_grad():
+            c += 0.1 * w  # an EMA update
+        np.testing.assert_allclose(c.numpy(), 1.1, rtol=1e-6)
+        assert w.tolist() == [[1.0, 1.0]] * 3  # its own memory
+    d = copy.deepcopy(w)
+    assert d.grad is not w.grad and d.grad.tolist() == w.grad.tolist()
+    with pytest.raises(RuntimeError, match="deepcopy: only leaf tensors"):
+        copy.deepcopy(w * 3)  # its copied graph would send gradients to a copied w
+    with pytest.raises(RuntimeError, match="pickle: only leaf tensors"):
+        pickle.dumps(w * 3)
+
+
+def test_copy_shares_memory_not_grad(device):
+    q = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    (q * q).sum().backward()
+    c = copy.copy(q)
+    assert c.grad is None and c.requires_grad
+    (c * 10).sum().backward()
+    assert q.grad.tolist() == [2.0, 4.0] and c.grad.tolist() == [10.0, 10.0]
+    with gg.no_grad():
+        c += 1
+    assert q.tolist() == [2.0, 3.0]  # same memory, as PyTorch's copy.copy
+
+
+def test_foreign_arrays_are_refused_as_operands_values_and_indices(device):
+    torch = pytest.importorskip("torch")
+    t = gg.tensor([1.0, 3.0], device=device, requires_grad=True)
+    w = torch.tensor(2.0, requires_grad=True)
+    with pytest.raises(RuntimeError, match="mul: operand is a torch array"):
+        t * w  # a 0-d torch tensor was turned into a number, dropping its graph
+    h = t * 1.0
+    with pytest.raises(RuntimeError, match="setitem: operand is a torch array"):
+        h[:] = torch.tensor([5.0, 6.0])
+    with pytest.raises(IndexError, match="getitem: index of type torch.Tensor"):
+        t[torch.tensor([0])]
+    assert (t * np.float32(2)).dtype == gg.float32  # NumPy scalars stay numbers
+
+
+def test_data_of_a_tensor_that_requires_grad_stays_float(device):
+    p = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    with pytest.raises(TypeError, match="requires grad takes floating point data, got int64"):
+        p.data = p._backend.asarray(np.array([1, 2]))
+    with pytest.raises(TypeError, match="grad: expected a gpugrad Tensor or None, got numpy"):
+        p.grad = np.ones(2, np.float32)
+
+
+def test_lists_of_numpy_values_keep_their_dtype():
+    assert gg.tensor([np.ones(2)]).dtype == gg.float64
+    assert gg.tensor([np.float64(2.0), 3.0]).dtype == gg.float64
+    assert gg.tensor([gg.tensor(np.float64(1.0))]).dtype == gg.float64
+    assert gg.tensor([1.0, 2.0]).dtype == gg.float32  # Python floats: float32
+
+
+def test_format_index_and_repr_like_pytorch(device):
+    loss = gg.tensor(1.23456, device=device)
+    assert f"{loss:.3f}" == "1.235" and f"{gg.tensor([1.0], device=device)}".startswith("tensor(")
+    assert [10, 20, 30][gg.tensor(1, device=device)] == 20
+    with pytest.raises(TypeError, match="only one-element integer tensors"):
+        [10, 20][gg.tensor(1.0, device=device)]
+    assert "size=(2, 0)" in repr(gg.tensor(np.zeros((2, 0)), device=device))
 
 
 def test_grad_setter_checks_shape(device):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Device
+from . import Device, get_backend
 
 
 class CPUBackend:
@@ -18,6 +18,11 @@ class CPUBackend:
 
     def __init__(self):
         self.device = Device("cpu")
+
+    def __reduce__(self):
+        # One backend object per device: ops compare backends by identity, so a copy
+        # (deepcopy, pickle) must come back as the registered one.
+        return get_backend, (str(self.device),)
 
     # ---- arrays -------------------------------------------------------
     def is_array(self, obj) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import Device
+from . import Device, get_backend
 from ..cuda import CUDAUnavailableError, unavailable_reason
 
 try:
@@ -149,6 +149,9 @@ class CUDABackend:
 
     def __repr__(self):
         return f"CUDABackend({self.device})"
+
+    def __reduce__(self):  # the registered object, as CPUBackend's
+        return get_backend, (str(self.device),)
 
     # ---- kernels ----------------------------------------------------------
     def kernels(self, file: str, dtype) -> dict:

@@ -90,8 +90,10 @@ def _operand(op, x, like):
         return x
     if isinstance(x, numbers.Number) and not hasattr(x, "shape"):
         return x
-    if hasattr(x, "dtype") and getattr(x, "shape", None) == () and not like._backend.is_array(x):
-        return x.item()  # a NumPy scalar is strong under NEP 50: make it a weak Python one
+    if isinstance(x, numbers.Number) and hasattr(x, "dtype"):
+        # A NumPy scalar (a registered Number) is strong under NEP 50: make it a weak
+        # Python one. Another library's 0-d array is no Number: as_tensor refuses it.
+        return x.item()
     return as_tensor(x, like, op)
 
 

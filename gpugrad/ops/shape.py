@@ -1,9 +1,11 @@
 """Shape, indexing, copy and device ops."""
 from __future__ import annotations
 
+import numbers
+
 from ..autograd import Function, _wrap
 from ..tensor import Tensor
-from ._common import expand, sum_to_array, unbroadcast
+from ._common import _operand, expand, sum_to_array, unbroadcast
 from .reduce import _axes, _axis
 
 
@@ -74,6 +76,11 @@ def _index(op, x, index):
             i = i._data
         elif isinstance(i, list):
             i = x._backend.asarray(i)
+        elif not (i is None or i is Ellipsis or isinstance(i, (int, slice)) or
+                  x._backend.is_array(i) or isinstance(i, numbers.Integral)):
+            raise IndexError(f"{op}: index of type {type(i).__module__}.{type(i).__name__} "
+                             f"for a tensor on {x.device}; index with gpugrad Tensors, "
+                             "arrays of its device, ints, slices, None or Ellipsis")
         if not (i is None or i is Ellipsis or isinstance(i, (int, slice))):
             if getattr(i, "dtype", None) is None or i.dtype.kind not in "iub":
                 raise IndexError(f"{op}: only integers, slices, None, Ellipsis and integer "
@@ -332,6 +339,8 @@ def getitem(x, index):
 
 def index_put(x, index, value):
     index, basic = _index("setitem", x, index)
+    if not isinstance(value, Tensor):  # numbers stay numbers; arrays of another library raise
+        value = _operand("setitem", value, x)
     if isinstance(value, Tensor):
         if value._backend is not x._backend:
             raise RuntimeError(f"setitem: value is on {value.device} but the tensor is on "

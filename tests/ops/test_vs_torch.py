@@ -146,7 +146,7 @@ def test_softmax_cross_entropy_large_logits_keep_precision(device, rng, dtype, o
                                atol=rtol * np.abs(gref).max())
 
 
-MASK = np.array([[True, False, True, True], [False] * 4, [True] * 4])
+MASK = [[True, False, True, True], [False] * 4, [True] * 4]  # a list: it takes x's device
 # ints mixed with array indices: PyTorch applies the ints first (NumPy alone would move
 # the array's axis to the front where a slice separates them)
 MIXED_INDICES = [(0, slice(None), [0, 1]), ([0, 1], slice(None), 0), (slice(None), [2, 0], -1),
