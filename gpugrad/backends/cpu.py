@@ -56,6 +56,10 @@ class CPUBackend:
         # and 1/inf is the correct 0: the overflow warning is noise.
         # Four passes in one buffer, as NumPy's temporary elision would make,
         # without its per-temporary checks.
+        if x.dtype.char == "e":
+            # float16 in float32, rounded once, as the CUDA kernel does: exp(-x) in
+            # float16 overflows already below -11.1, where sigmoid is still 1e-5.
+            return self.sigmoid_forward(x.astype(_F32)).astype(x.dtype)
         y = -x
         if type(y) is not np.ndarray:  # a 0-d x gives a scalar; out= needs an array
             y = np.asarray(y)
@@ -65,6 +69,8 @@ class CPUBackend:
         return y
 
     def sigmoid_backward(self, y, gy):
+        if y.dtype.char == "e":  # in float32, rounded once, as the CUDA kernel
+            return self.sigmoid_backward(y.astype(_F32), gy.astype(_F32)).astype(y.dtype)
         gx = 1 - y
         gx *= y
         gx *= gy

@@ -21,6 +21,13 @@ def shape_of(x):
     return () if t is float or t is int else getattr(x, "shape", ())
 
 
+def numpy_scalar(x):
+    """Whether x is a NumPy scalar (np.float32(2), np.bool_(True)): a host value like a
+    Python number, not an array of some device."""
+    t = type(x)
+    return t.__module__ == "numpy" and t.__name__ != "ndarray" and hasattr(x, "item")
+
+
 def as_tensor(x, like: Tensor, op: str) -> Tensor:
     """A constant operand (array, list, NumPy scalar) as a Tensor on like's device."""
     if isinstance(x, Tensor):
@@ -28,6 +35,8 @@ def as_tensor(x, like: Tensor, op: str) -> Tensor:
     backend = like._backend
     if backend.is_array(x):
         return _wrap(x, backend)
+    if numpy_scalar(x):
+        return _wrap(backend.asarray(x), backend)
     if hasattr(x, "__array__") or hasattr(x, "__cuda_array_interface__"):
         kind = type(x).__module__.split(".")[0]
         raise RuntimeError(f"{op}: operand is a {kind} array but the tensor is on {like.device}; "
@@ -90,9 +99,9 @@ def _operand(op, x, like):
         return x
     if isinstance(x, numbers.Number) and not hasattr(x, "shape"):
         return x
-    if isinstance(x, numbers.Number) and hasattr(x, "dtype"):
-        # A NumPy scalar (a registered Number) is strong under NEP 50: make it a weak
-        # Python one. Another library's 0-d array is no Number: as_tensor refuses it.
+    if numpy_scalar(x):
+        # A NumPy scalar is strong under NEP 50: make it a weak Python one. Another
+        # library's 0-d array is none: as_tensor refuses it.
         return x.item()
     return as_tensor(x, like, op)
 

@@ -103,7 +103,9 @@ class Pow(Function):
         ga = gb = None
         # At a base of 0 the formulas meet 0 * inf and log(0). There, as in PyTorch:
         # d/da is 0 where b == 0 (x**0 is constant), d/db is 0 where b >= 0.
-        # The masks are computed on the values: they carry no gradient.
+        # The masks are computed on the values (arrays, also for 0-d operands): they
+        # carry no gradient.
+        xp = ctx.backend.xp
         A, B = arr(a), arr(b)
         if na:
             if isinstance(b, (int, float)):
@@ -112,17 +114,20 @@ class Pow(Function):
             else:
                 # A base of 1 where b == 0 and a == 0: b * 1**(b-1) is the 0 wanted, and
                 # second derivatives meet no 0**-1 there.
-                ga = g * b * rule.where(ctx, (A == 0) & (B == 0), 1.0, a) ** (b - 1)
+                ga = g * b * rule.where(ctx, xp.asarray((A == 0) & (B == 0)), 1.0, a) ** (b - 1)
             ga = unbroadcast(ga, sa)
         if nb:
-            if isinstance(a, (int, float)):
-                gb = g * out * (math.log(a) if a > 0 else -math.inf if a == 0 else math.nan)
-                if a == 0:
-                    gb = rule.where(ctx, B >= 0, 0.0, gb)
+            if isinstance(a, (int, float)) and a != 0:
+                gb = g * out * (math.log(a) if a > 0 else math.nan)
+            elif isinstance(a, (int, float)):
+                # log 0 = -inf where b < 0 (out is inf there), 0 where b >= 0: a constant
+                # factor, so no inf enters what second derivatives differentiate.
+                dt = arr(out).dtype
+                gb = g * out * xp.where(B >= 0, 0, -math.inf).astype(dt)
             else:
                 # log of 1 where masked, so that second derivatives meet no log(0) there;
                 # log stays a recorded op of a, so they see it elsewhere.
-                safe = rule.where(ctx, (A == 0) & (B >= 0), 1.0, a)
+                safe = rule.where(ctx, xp.asarray((A == 0) & (B >= 0)), 1.0, a)
                 gb = g * out * rule.log(ctx, safe)
             gb = unbroadcast(gb, sb)
         return ga, gb

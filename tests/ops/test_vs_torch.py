@@ -92,6 +92,39 @@ def test_x_pow_0_is_constant_to_second_order(device):
     assert np.isfinite(g2.numpy()).all()
 
 
+def test_float16_sigmoid_is_computed_in_float32(device):
+    """exp(-x) in float16 overflows below -11.1: sigmoid and its gradient were 0 down
+    to -16.6 on the CPU (1e-5 and less is right), and CPU and CUDA disagreed."""
+    x = np.arange(-20.0, 20.0, 1 / 64).astype(np.float16)
+    t = gg.tensor(x, device=device, requires_grad=True)
+    y = gg.sigmoid(t)
+    y.sum().backward()
+    ref = 1 / (1 + np.exp(-x.astype(np.float64)))
+    np.testing.assert_allclose(y.numpy().astype(np.float64), ref, rtol=1e-3, atol=6e-8)
+    np.testing.assert_allclose(t.grad.numpy().astype(np.float64),
+                               ref.astype(np.float16).astype(np.float64) * (1 - ref.astype(
+                                   np.float16).astype(np.float64)), rtol=2e-3, atol=6e-8)
+    assert y.dtype == t.grad.dtype == gg.float16
+
+
+def test_pow_second_derivatives_with_0d_operands_and_a_zero_base(device):
+    x = gg.tensor(np.float32(2.0), device=device, requires_grad=True)
+    y = gg.tensor(np.float32(3.0), device=device, requires_grad=True)
+    gx, gy = gg.grad(x ** y, [x, y], create_graph=True)  # refused a NumPy bool mask
+    assert gx.item() == 12.0 and abs(gy.item() - 8 * np.log(2)) < 1e-5
+    b = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    g = gg.tensor([1.0, 1.0], device=device, requires_grad=True)
+    (gb,) = gg.grad(0.0 ** b, [b], grad_outputs=g, create_graph=True)
+    (gg_,) = gg.grad(gb.sum(), [g])
+    assert gg_.tolist() == [0.0, 0.0]  # was NaN: 0 * -inf in the masked branch
+
+
+def test_numpy_bool_scalars_are_operands(device):
+    t = gg.tensor([1.0, 2.0], device=device)
+    assert (t + np.bool_(True)).tolist() == [2.0, 3.0]
+    assert (np.bool_(True) * t).dtype == gg.float32
+
+
 def test_div_survives_an_in_place_change_of_its_output(device):
     """The divisor's gradient must not need the output: p = e / s; p += eps works."""
     a = gg.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
