@@ -875,9 +875,18 @@ def _seed_tensor(g, t, i, what):
     return _wrap(backend.asarray(g, dtype=t._data.dtype), backend)
 
 
+def _tensor_list(what, role, x):
+    if isinstance(x, Tensor):
+        return [x]
+    if isinstance(x, (list, tuple)) and all(isinstance(t, Tensor) for t in x):
+        return list(x)
+    raise TypeError(f"{what}: {role} must be a Tensor or a sequence of Tensors, got "
+                    f"{type(x).__name__}")
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     """Accumulate d(tensors)/d(leaf) into every leaf's .grad."""
-    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    tensors = _tensor_list("backward", "tensors", tensors)
     seeds = _seed(tensors, grad_tensors, "backward")
     if retain_graph is None:
         retain_graph = create_graph
@@ -887,8 +896,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          allow_unused=False):
     """Gradients of outputs with respect to inputs, as a tuple; .grad is untouched."""
-    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    outputs = _tensor_list("grad", "outputs", outputs)
+    inputs = _tensor_list("grad", "inputs", inputs)
     for i, t in enumerate(inputs):
         if not t._rg:
             raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) does not require grad")

@@ -16,6 +16,10 @@ def _outputs(fn, inputs):
     return out if isinstance(out, tuple) else (out,)
 
 
+def _real(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+
+
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     """Compare the gradient of fn at inputs with central differences.
 
@@ -24,6 +28,14 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     perturbed by +-eps. Returns True, or raises GradcheckError naming the
     worst element.
     """
+    if not callable(fn):
+        raise TypeError(f"gradcheck: fn must be callable, got {type(fn).__name__}")
+    # A negative tolerance would pass every gradient (the ratio below turns negative).
+    for name, v in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        positive = name == "eps"
+        if not _real(v) or (v <= 0 if positive else v < 0):
+            raise ValueError(f"gradcheck: {name} must be a "
+                             f"{'positive' if positive else 'non-negative'} number, got {v!r}")
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     wrt = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not wrt:
@@ -68,8 +80,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
             finally:  # fn may raise: the caller's input must come back as it was
                 data[j] = orig
             num[j] = (fp - fm) / (2 * eps)
-        ratio = np.abs(a - num) / (atol + rtol * np.abs(num))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.abs(a - num) / (atol + rtol * np.abs(num))
         ratio = np.where(np.isfinite(ratio), ratio, np.inf)  # NaN never passes
+        ratio = np.where(a == num, 0.0, ratio)  # exact agreement passes any tolerance
         if ratio.size:
             j = np.unravel_index(np.argmax(ratio), ratio.shape)
             if worst is None or ratio[j] > worst[0]:

@@ -77,11 +77,13 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, flag):
+        if flag not in (True, False):  # not a truthy 'no' or [0]
+            raise TypeError(f"requires_grad: expected a bool, got {flag!r}")
         flag = bool(flag)
         if self._node is not None and not flag:
             raise RuntimeError("requires_grad: you can only change requires_grad of leaf "
                                "tensors; use detach() to get a tensor without history")
-        if flag and self._data.dtype.kind not in "fc":
+        if flag and self._data.dtype.kind != "f":  # complex gradients are not supported
             raise RuntimeError(f"requires_grad: only floating point tensors can require "
                                f"gradients, got {self._data.dtype}")
         self._rg = flag
@@ -282,6 +284,8 @@ class Tensor:
     def register_hook(self, fn):
         """Call fn(grad) when this tensor's gradient is computed; a returned
         Tensor replaces the gradient."""
+        if not callable(fn):
+            raise TypeError(f"register_hook: expected a function, got {type(fn).__name__}")
         if not self._rg:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that "
                                "does not require grad")
@@ -495,8 +499,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
         arr = backend.from_numpy(host)
     _check_kind("tensor", arr.dtype, type(data).__name__)
     t = _wrap(arr, backend)
-    if requires_grad:
-        t.requires_grad = True
+    if requires_grad is not False:
+        t.requires_grad = requires_grad
     return t
 
 

@@ -401,6 +401,70 @@ def test_format_index_and_repr_like_pytorch(device):
     assert "size=(2, 0)" in repr(gg.tensor(np.zeros((2, 0)), device=device))
 
 
+@pytest.mark.parametrize("call,error,message", [
+    (lambda x, a: x * [a, a], TypeError, "mul: operand is a list of Tensors"),
+    (lambda x, a: gg.mse_loss(x, [a, a, a]), TypeError, "list of Tensors"),
+    (lambda x, a: gg.concatenate(x), TypeError, "concatenate: expected a list or tuple"),
+    (lambda x, a: x + None, TypeError, "add: operand None"),
+    (lambda x, a: x ** None, TypeError, "pow: operand None"),
+    (lambda x, a: x + "abc", TypeError, "add: operand 'abc'"),
+    (lambda x, a: x + 1j, TypeError, "add: complex operands are not supported"),
+    (lambda x, a: gg.where(x > 0, x, None), TypeError, "where: operand None"),
+    (lambda x, a: gg.where("a", x, x), TypeError, "where: operand 'a'"),
+    (lambda x, a: gg.where(x, x, x), TypeError, "where: the condition must be a bool"),
+    (lambda x, a: gg.leaky_relu(x, None), TypeError, "negative_slope must be a number"),
+    (lambda x, a: x.to(str), TypeError, "cast: tensors hold bools, integers and floats"),
+    (lambda x, a: x.reshape(-2, 3), ValueError, r"reshape: invalid shape \(-2, 3\)"),
+    (lambda x, a: x.reshape(4), ValueError, r"reshape: cannot reshape a tensor of shape \(3,\)"),
+    (lambda x, a: gg.broadcast_to(x, (2.0, 3)), TypeError, "broadcast_to: shape must be"),
+    (lambda x, a: gg.broadcast_to(x, (2, 4)), ValueError, "broadcast_to: a tensor of shape"),
+    (lambda x, a: x.sum(axis={}), TypeError, "sum: axis must be None, an int or a tuple"),
+    (lambda x, a: x.sum(keepdims="no"), TypeError, "sum: keepdims must be a bool"),
+    (lambda x, a: gg.exp(x > 0), TypeError, "exp: expected a floating point tensor, got bool"),
+    (lambda x, a: gg.tensor([1.0], requires_grad="yes"), TypeError, "requires_grad: expected"),
+    (lambda x, a: gg.tensor([1j], requires_grad=True), RuntimeError, "only floating point"),
+    (lambda x, a: x.register_hook(None), TypeError, "register_hook: expected a function"),
+    (lambda x, a: gg.grad(None, x), TypeError, "grad: outputs must be a Tensor"),
+])
+def test_bad_arguments_raise_naming_the_op(device, call, error, message):
+    """Each of these gave a result (NaN, a constant without gradients, a dropped
+    argument, a string tensor) or an error that named neither the op nor the value."""
+    x = gg.tensor([1.0, -2.0, 3.0], device=device, requires_grad=True)
+    a = gg.tensor(3.0, device=device, requires_grad=True)
+    with pytest.raises(error, match=message):
+        call(x, a)
+
+
+def test_softmax_cross_entropy_and_bce_options_are_checked(device):
+    logits = gg.tensor(np.zeros((2, 3)), device=device)
+    labels = gg.tensor([0, 1], device=device)
+    for bad in (1.5, "1", True):  # int() made 1 of them: rows labelled 1 were dropped
+        with pytest.raises(TypeError, match="ignore_index must be an int"):
+            gg.softmax_cross_entropy(logits, labels, ignore_index=bad)
+    with pytest.raises(ValueError, match="label_smoothing must be a number"):
+        gg.softmax_cross_entropy(logits, labels, label_smoothing=None)
+    x = gg.tensor(np.zeros((4, 3)), device=device)
+    with pytest.raises(ValueError, match=r"weight of shape \(2, 4, 3\) does not broadcast"):
+        gg.binary_cross_entropy_with_logits(x, x, weight=gg.tensor(np.ones((2, 4, 3)),
+                                                                   device=device))
+
+
+def test_gradcheck_refuses_tolerances_that_pass_anything():
+    class Wrong(gg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x._data ** 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 100
+
+    w = gg.tensor([1.0, 2.0], dtype=gg.float64, requires_grad=True)
+    for kw in ({"atol": -1}, {"rtol": -1}, {"eps": 0}, {"atol": "a"}):
+        with pytest.raises(ValueError, match="gradcheck: (atol|rtol|eps) must be"):
+            gg.gradcheck(Wrong.apply, (w,), **kw)
+
+
 def test_grad_setter_checks_shape(device):
     t = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
     with pytest.raises(RuntimeError, match="must match"):

@@ -41,7 +41,19 @@ def as_tensor(x, like: Tensor, op: str) -> Tensor:
         kind = type(x).__module__.split(".")[0]
         raise RuntimeError(f"{op}: operand is a {kind} array but the tensor is on {like.device}; "
                            "move it explicitly (gg.tensor(..., device=...)): no silent copies")
-    return _wrap(backend.asarray(x), backend)
+    if isinstance(x, (list, tuple)) and _holds_tensor(x):
+        raise TypeError(f"{op}: operand is a {type(x).__name__} of Tensors, which would be a "
+                        "constant without their gradients; combine them with gg.stack first")
+    a = backend.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{op}: operand {x!r:.60} ({type(x).__name__}) is not a number, a bool "
+                        "or an array of them")
+    return _wrap(a, backend)
+
+
+def _holds_tensor(x):
+    return any(isinstance(v, Tensor) or isinstance(v, (list, tuple)) and _holds_tensor(v)
+               for v in x)
 
 
 def operands(op: str, a, b):
@@ -97,6 +109,8 @@ def _operand(op, x, like):
     t = type(x)
     if t is float or t is int or t is bool:
         return x
+    if t is complex:
+        raise TypeError(f"{op}: complex operands are not supported (got {x!r})")
     if isinstance(x, numbers.Number) and not hasattr(x, "shape"):
         return x
     if numpy_scalar(x):

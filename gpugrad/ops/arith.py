@@ -281,8 +281,9 @@ def where(cond, a, b):
     if like is None:
         raise TypeError("where: at least one of a, b must be a Tensor")
     cond = as_tensor(cond, like, "where")
-    if cond.dtype.kind != "b":
-        cond = _wrap(cond._data.astype(bool), cond._backend)
+    if cond.dtype.kind != "b":  # as PyTorch: 0.5 or NaN as True would be a guess
+        raise TypeError(f"where: the condition must be a bool tensor, got {cond.dtype} of "
+                        f"shape {tuple(cond.shape)}; compare first (x > 0)")
     a, b = operands("where", a, b)
     return Where.apply(cond, a, b)
 

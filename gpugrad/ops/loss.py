@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 from ..autograd import Function
 from ..tensor import Tensor
@@ -218,8 +219,11 @@ def softmax_cross_entropy(logits, labels, weight=None, ignore_index=-100, reduct
                              "pass weight.detach()")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if not isinstance(ignore_index, numbers.Integral) or isinstance(ignore_index, bool):
+        raise TypeError(f"{op}: ignore_index must be an int, got {ignore_index!r}")
+    if not isinstance(label_smoothing, numbers.Real) or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be a number in [0, 1], got "
+                         f"{label_smoothing!r}")
     opts = (int(ignore_index), float(label_smoothing), reduction)
     return SoftmaxCrossEntropy.apply(logits, labels, weight, opts)
 
@@ -250,6 +254,18 @@ def _like(op, x, input, what):
     return x
 
 
+def _fits(op, w, input, what):
+    """A weight that broadcasts to input's shape without growing it (a larger weight
+    would silently change what the mean divides by)."""
+    w = _like(op, w, input, what)
+    shape = tuple(input.shape)
+    if w.ndim > len(shape) or any(a != 1 and a != b for a, b in
+                                  zip(reversed(w.shape), reversed(shape))):
+        raise ValueError(f"{op}: {what} of shape {tuple(w.shape)} does not broadcast to the "
+                         f"input's shape {shape}")
+    return w
+
+
 def mse_loss(input, target, reduction="mean"):
     target = _like("mse_loss", target, input, "target")
     _same_shape("mse_loss", input, target)
@@ -269,10 +285,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     _same_shape(op, input, target)
     sp = softplus(-input)
     if pos_weight is not None:
-        sp = (1 + (_like(op, pos_weight, input, "pos_weight") - 1) * target) * sp
+        sp = (1 + (_fits(op, pos_weight, input, "pos_weight") - 1) * target) * sp
     loss = (1 - target) * input + sp
     if weight is not None:
-        loss = loss * _like(op, weight, input, "weight")
+        loss = loss * _fits(op, weight, input, "weight")
     return _reduce(op, loss, reduction)
 
 

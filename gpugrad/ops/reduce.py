@@ -16,6 +16,8 @@ def _axes(op, axis, ndim, what=None):
         axes = (operator.index(axis),)
     except TypeError:
         try:
+            if not isinstance(axis, (tuple, list)):
+                raise TypeError
             axes = tuple(operator.index(a) for a in axis)
         except TypeError:
             raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, "
@@ -30,6 +32,15 @@ def _axes(op, axis, ndim, what=None):
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return out
+
+
+def _flag(op, name, value):
+    """A bool argument: True/False (or 1/0), never a truthy string or list."""
+    if value is True or value is False or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    if type(value).__name__ == "bool_":  # NumPy's
+        return bool(value)
+    raise TypeError(f"{op}: {name} must be a bool, got {value!r}")
 
 
 def _axis(op, axis, ndim, what=None):
@@ -94,9 +105,10 @@ class _Extremum(Function):
         X = x._data
         ctx.shape, ctx.axes, ctx.keepdims = X.shape, axes, keepdims
         y = ctx.reduce(X, axis=axes, keepdims=True)
-        mask = (X == y).astype(X.dtype)
-        mask /= fsum(mask, axes, keepdims=True)
-        ctx.save_for_backward(mask)
+        if ctx.needs_input_grad[0]:  # the tie weights, for a float x that records
+            mask = (X == y).astype(X.dtype)
+            mask /= fsum(mask, axes, keepdims=True)
+            ctx.save_for_backward(mask)
         return y if keepdims else y.reshape(tuple(s for i, s in enumerate(X.shape) if i not in axes))
 
     @staticmethod
@@ -116,6 +128,7 @@ class Min(_Extremum):
 
 def _reduction(cls, name, x, axis, keepdims):
     axes = _axes(name, axis, x.ndim)
+    keepdims = _flag(name, "keepdims", keepdims)
     if name in ("max", "min") and any(x._data.shape[a] == 0 for a in axes):
         raise ValueError(f"{name}: reduction over an empty axis (shape {tuple(x.shape)}, "
                          f"axis {axis}) has no identity")

@@ -1,7 +1,9 @@
 """Shape, indexing, copy and device ops."""
 from __future__ import annotations
 
+import math
 import numbers
+import operator
 
 from ..autograd import Function, _wrap
 from ..tensor import Tensor
@@ -229,10 +231,26 @@ class ToDevice(Function):
 
 
 # ---- public functions ------------------------------------------------------------
+def _dims(op, shape, infer=False):
+    """A shape argument as a tuple of ints (one -1 allowed where infer)."""
+    try:
+        dims = (operator.index(shape),) if not isinstance(shape, (tuple, list)) else \
+            tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise TypeError(f"{op}: shape must be an int or a tuple of ints, got {shape!r}") from None
+    if any(d < (-1 if infer else 0) for d in dims) or infer and dims.count(-1) > 1:
+        raise ValueError(f"{op}: invalid shape {dims}")
+    return dims
+
+
 def reshape(x, shape):
-    if isinstance(shape, int):
-        shape = (shape,)
-    return Reshape.apply(x, tuple(shape))
+    dims = _dims("reshape", shape, infer=True)
+    known = math.prod(d for d in dims if d != -1)
+    size = x._data.size
+    if (size != known) if -1 not in dims else (known == 0 or size % known):
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} "
+                         f"({size} elements) into {dims}")
+    return Reshape.apply(x, dims)
 
 
 def transpose(x, dim0=None, dim1=None):
@@ -280,13 +298,19 @@ def unsqueeze(x, axis):
 
 
 def broadcast_to(x, shape):
-    shape = tuple(shape)
-    return x if x._data.shape == shape else BroadcastTo.apply(x, shape)
+    shape = _dims("broadcast_to", shape)
+    if x._data.shape == shape:
+        return x
+    if len(x.shape) > len(shape) or any(f != 1 and f != s for f, s in
+                                        zip(reversed(x.shape), reversed(shape))):
+        raise ValueError(f"broadcast_to: a tensor of shape {tuple(x.shape)} does not "
+                         f"broadcast to {shape}")
+    return BroadcastTo.apply(x, shape)
 
 
 def sum_to(x, shape):
     """Sum x down to shape, which must broadcast to x's shape (PyTorch's sum_to_size)."""
-    shape = tuple(shape)
+    shape = _dims("sum_to", shape)
     if x._data.shape == shape:
         return x
     full = x._data.shape
@@ -356,6 +380,13 @@ def index_put(x, index, value):
     return IndexPut.apply(x, index, value, basic)
 
 
+def _tensors(op, tensors):
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: expected a list or tuple of Tensors, got "
+                        f"{type(tensors).__name__}")
+    return list(tensors)
+
+
 def _same_kind(op, xs):
     if not xs:
         raise ValueError(f"{op}: expected a non-empty sequence of tensors")
@@ -370,13 +401,13 @@ def _same_kind(op, xs):
 
 
 def concatenate(tensors, axis=0):
-    tensors = list(tensors)
+    tensors = _tensors("concatenate", tensors)
     _same_kind("concatenate", tensors)
     return Concatenate.apply(_axis("concatenate", axis, tensors[0].ndim), *tensors)
 
 
 def stack(tensors, axis=0):
-    tensors = list(tensors)
+    tensors = _tensors("stack", tensors)
     _same_kind("stack", tensors)
     n = tensors[0].ndim
     return Stack.apply(_axis("stack", axis, n + 1, f"stacking tensors of {n} dimensions"),
@@ -389,6 +420,8 @@ def clone(x):
 
 def cast(x, dtype):
     dtype = x._backend.xp.dtype(dtype)
+    if dtype.kind not in "biuf":
+        raise TypeError(f"cast: tensors hold bools, integers and floats, not {dtype}")
     if dtype.kind not in "fc":  # an int or bool result carries no gradient
         x = x.detach()
     return Cast.apply(x, dtype)

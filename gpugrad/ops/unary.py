@@ -6,6 +6,8 @@ from ..tensor import Tensor
 
 
 def _floating(op, x):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
     if x._data.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating point tensor, got {x._data.dtype} "
                         f"(shape {tuple(x.shape)})")
@@ -156,14 +158,17 @@ class Softplus(Function):
 
 
 def exp(x):
+    _floating("exp", x)
     return Exp.apply(x)
 
 
 def log(x):
+    _floating("log", x)
     return Log.apply(x)
 
 
 def sqrt(x):
+    _floating("sqrt", x)
     return Sqrt.apply(x)
 
 
@@ -172,6 +177,7 @@ def abs(x):
 
 
 def tanh(x):
+    _floating("tanh", x)
     return Tanh.apply(x)
 
 
@@ -185,6 +191,8 @@ def relu(x):
 
 
 def leaky_relu(x, negative_slope=0.01):
+    if not isinstance(negative_slope, (int, float)) or isinstance(negative_slope, bool):
+        raise TypeError(f"leaky_relu: negative_slope must be a number, got {negative_slope!r}")
     return LeakyRelu.apply(x, negative_slope)
 
 

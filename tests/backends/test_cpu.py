@@ -131,7 +131,7 @@ def test_label_out_of_range_names_the_label():
     (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([0, 1, 2]), weight=gg.tensor([1.0, 2.0])), ValueError, r"weight must have shape \(4,\)"),
     (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([0, 1, 2]), weight=gg.tensor([1.0] * 4, dtype=gg.float64)), TypeError, "weight dtype float64 differs"),
     (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([0, 1, 2]), reduction="avg"), ValueError, "reduction must be one of"),
-    (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([0, 1, 2]), label_smoothing=1.5), ValueError, r"label_smoothing must be in \[0, 1\]"),
+    (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([0, 1, 2]), label_smoothing=1.5), ValueError, r"label_smoothing must be a number in \[0, 1\]"),
     (lambda: gg.mse_loss(logits((3,)), gg.tensor([1.0, 2.0])), ValueError, r"mse_loss: input of shape \(3,\) and target of shape \(2,\)"),
     (lambda: logits() @ logits((3, 2)), ValueError, r"matmul: shapes \(3, 4\) and \(3, 2\) do not align"),
     (lambda: logits().sum(axis=2), ValueError, "axis 2 is out of range"),
