@@ -47,7 +47,18 @@ class CPUBackend:
         pass
 
     def matmul(self, a, b):
+        if a.dtype.char == "e" and b.dtype.char == "e":
+            # NumPy's float16 product adds without BLAS and loses digits over a long
+            # inner axis: in float32 through BLAS, rounded once (and much faster).
+            return (a.astype(_F32) @ b.astype(_F32)).astype(a.dtype)
         return a @ b
+
+    def sigmoid_stable(self, x):
+        """sigmoid that keeps subnormal results (x in (-104, -88.7) for float32), where
+        1/(1+exp(-x)) overflows to 0: exp(x)/(1+exp(x)) below 0. Slower than
+        sigmoid_forward; for rules that need the small values (softplus's)."""
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
     # ---- fused sigmoid ------------------------------------------------
     def sigmoid_forward(self, x):

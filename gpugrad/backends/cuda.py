@@ -237,6 +237,12 @@ class CUDABackend:
                  a.data.ptr, opb[1], beta, out.data.ptr, n)
         return out
 
+    def sigmoid_stable(self, x):
+        """As CPUBackend's: exp(x)/(1+exp(x)) below 0 keeps subnormal results."""
+        with self._ctx:
+            e = cupy.exp(-cupy.abs(x))
+            return cupy.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
     def synchronize(self):
         with self._ctx:
             self._dev.synchronize()

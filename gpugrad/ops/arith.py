@@ -112,9 +112,12 @@ class Pow(Function):
                 # x**0 is constant: g * 0, as PyTorch (and no 0 * inf to differentiate)
                 ga = g * 0.0 if b == 0 else g * b * a ** (b - 1)
             else:
-                # A base of 1 where b == 0 and a == 0: b * 1**(b-1) is the 0 wanted, and
-                # second derivatives meet no 0**-1 there.
-                ga = g * b * rule.where(ctx, xp.asarray((A == 0) & (B == 0)), 1.0, a) ** (b - 1)
+                # A base of 1 where b == 0 and a**(b-1) is inf (a 0 or tiny base): b * 1
+                # is the 0 wanted instead of 0 * inf, and second derivatives meet no inf
+                # there. Elsewhere b == 0 keeps a: d2/da db = 1/a is not 0.
+                tiny = 1 / float(xp.finfo(A.dtype).max)  # |a| below it: a**-1 is inf
+                blowup = xp.asarray((B == 0) & (xp.abs(A) < tiny))
+                ga = g * b * rule.where(ctx, blowup, 1.0, a) ** (b - 1)
             ga = unbroadcast(ga, sa)
         if nb:
             if isinstance(a, (int, float)) and a != 0:

@@ -277,16 +277,16 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
                                      pos_weight=None):
     """-[pw t log sigmoid(x) + (1-t) log(1 - sigmoid(x))], stably, as in PyTorch.
 
-    Written as (1-t) x + (1 + (pw-1) t) softplus(-x): softplus never overflows
-    and its derivative at 0 is exact.
+    Written as (1-t) softplus(x) + pw t softplus(-x): softplus never overflows, and
+    the gradient comes out as (1-t) sigmoid(x) - pw t sigmoid(-x), each term exact.
+    PyTorch's (1-t) x + (1 + (pw-1) t) softplus(-x) has the same value, but its
+    gradient (1-t) - (...) sigmoid(-x) cancels to 0 for t = 0 and x << 0.
     """
     op = "binary_cross_entropy_with_logits"
     target = _like(op, target, input, "target")
     _same_shape(op, input, target)
-    sp = softplus(-input)
-    if pos_weight is not None:
-        sp = (1 + (_fits(op, pos_weight, input, "pos_weight") - 1) * target) * sp
-    loss = (1 - target) * input + sp
+    pt = target if pos_weight is None else _fits(op, pos_weight, input, "pos_weight") * target
+    loss = (1 - target) * softplus(input) + pt * softplus(-input)
     if weight is not None:
         loss = loss * _fits(op, weight, input, "weight")
     return _reduce(op, loss, reduction)

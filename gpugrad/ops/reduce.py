@@ -4,7 +4,7 @@ from __future__ import annotations
 import operator
 
 from ..autograd import Function
-from ._common import expand, fsum
+from ._common import expand, fmean, fsum
 
 
 def _axes(op, axis, ndim, what=None):
@@ -82,7 +82,7 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdims):
         ctx.shape, ctx.axes, ctx.keepdims = x._data.shape, axes, keepdims
-        return x._data.mean(axis=axes, keepdims=keepdims)
+        return fmean(x._data, axes, keepdims)
 
     @staticmethod
     def backward(ctx, g):

@@ -154,7 +154,7 @@ class Softplus(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * (Sigmoid.apply(x) if isinstance(x, Tensor) else ctx.backend.sigmoid_forward(x))
+        return g * (Sigmoid.apply(x) if isinstance(x, Tensor) else ctx.backend.sigmoid_stable(x))
 
 
 def exp(x):

@@ -119,6 +119,63 @@ def test_pow_second_derivatives_with_0d_operands_and_a_zero_base(device):
     assert gg_.tolist() == [0.0, 0.0]  # was NaN: 0 * -inf in the masked branch
 
 
+def test_float32_sums_over_many_rows_are_accurate(device):
+    """NumPy adds along a strided axis one row at a time: a million rows of 0.1 summed
+    to 100958 (1% off), in sum, mean and a bias gradient alike."""
+    x = gg.tensor(np.full((10 ** 6, 2), 0.1, np.float32), device=device)
+    np.testing.assert_allclose(x.sum(axis=0).numpy(), 1e5, rtol=1e-6)
+    np.testing.assert_allclose(x.mean(axis=0).numpy(), 0.1, rtol=1e-6)
+    np.testing.assert_allclose(x.sum(axis=0, keepdims=True).numpy(), [[1e5, 1e5]], rtol=1e-6)
+    b = gg.tensor(np.zeros(2, np.float32), device=device, requires_grad=True)
+    ((x + b) * 0.1).sum().backward()
+    np.testing.assert_allclose(b.grad.numpy(), 1e5, rtol=1e-6)
+    y = gg.tensor(np.full((2, 10 ** 5, 3), 0.1, np.float32), device=device)
+    np.testing.assert_allclose(y.sum(axis=(0, 1)).numpy(), 2e4, rtol=1e-6)  # leading axes
+    np.testing.assert_allclose(y.sum(axis=1).numpy(), 1e4, rtol=1e-6)  # a middle one
+
+
+def test_bce_with_logits_gradient_keeps_small_values(device):
+    """The gradient (1-t) - sigmoid(-x) cancelled to 0 for t = 0, x << 0 (2e-9 at
+    x = -20); it is formed as (1-t) sigmoid(x) - pw t sigmoid(-x) now."""
+    x = np.array([-20.0, -10.0, 20.0, -1.0], np.float32)
+    for t, pw in ((0.0, None), (1.0, None), (0.3, None), (0.0, 2.0), (1.0, 2.0)):
+        xx = gg.tensor(x, device=device, requires_grad=True)
+        tt = np.full(4, t, np.float32)
+        kw = {} if pw is None else {"pos_weight": gg.tensor(np.full(4, pw, np.float32),
+                                                             device=device)}
+        gg.binary_cross_entropy_with_logits(xx, gg.tensor(tt, device=device), reduction="sum",
+                                            **kw).backward()
+        s = 1 / (1 + np.exp(-x.astype(np.float64)))
+        ref = (1 - t) * s - (1 if pw is None else pw) * t * (1 - s)
+        np.testing.assert_allclose(xx.grad.numpy(), ref, rtol=1e-6)
+
+
+def test_pow_exponent_0_with_a_tiny_base(device):
+    a = gg.tensor(np.array([1e-39, 0.0, 2.0], np.float32), device=device, requires_grad=True)
+    b = gg.tensor(np.zeros(3, np.float32), device=device)
+    with np.errstate(divide="ignore"):
+        (a ** b).sum().backward()
+    assert a.grad.tolist() == [0.0, 0.0, 0.0]  # 1e-39 ** -1 is inf: 0 * inf was NaN
+
+
+def test_softplus_gradient_keeps_small_values(device):
+    x = gg.tensor(np.array([-80.0, -89.0, 3.0], np.float32), device=device, requires_grad=True)
+    gg.softplus(x).sum().backward()
+    ref = 1 / (1 + np.exp(-np.array([-80.0, -89.0, 3.0])))
+    np.testing.assert_allclose(x.grad.numpy()[[0, 2]], ref[[0, 2]], rtol=1e-6)
+    if device == "cpu":  # a subnormal result (1/(1+exp(89)) overflowed to 0)
+        np.testing.assert_allclose(x.grad.numpy()[1], ref[1], rtol=1e-4)
+
+
+def test_float16_matmul_over_a_long_inner_axis(device, rng):
+    a = ((1 + 1e-3 * rng.random((1, 10 ** 6))) / 100).astype(np.float16)
+    b = ((1 + 1e-3 * rng.random((10 ** 6, 1))) / 100).astype(np.float16)
+    out = (gg.tensor(a, device=device) @ gg.tensor(b, device=device))
+    assert out.dtype == gg.float16
+    np.testing.assert_allclose(out.item(), (a.astype(np.float64) @ b.astype(np.float64)).item(),
+                               rtol=1e-3)
+
+
 def test_numpy_bool_scalars_are_operands(device):
     t = gg.tensor([1.0, 2.0], device=device)
     assert (t + np.bool_(True)).tolist() == [2.0, 3.0]
