@@ -803,6 +803,19 @@ def other_device(monkeypatch):
     return "othercpu:0"
 
 
+def test_tensors_in_a_list_index_must_share_the_device(other_device):
+    """A list of Tensors as an index went through asarray, which converted them from
+    any device (a host-to-device copy on CUDA)."""
+    o = gg.tensor(np.arange(6.0).reshape(2, 3), device=other_device)
+    with pytest.raises(RuntimeError, match="index is on cpu but the tensor is on othercpu:0"):
+        o[[gg.tensor(1), gg.tensor(0)]]
+    with pytest.raises(RuntimeError, match="index is on cpu"):
+        with gg.no_grad():
+            o[[gg.tensor(1)]] = 5.0
+    i = gg.tensor(1, device=other_device)
+    assert o[[i, i]].shape == (2, 3) and o[[[i]]].shape == (1, 1, 3)
+
+
 def test_gradient_of_an_output_on_another_device_keeps_that_device(other_device):
     """A user op whose output lives elsewhere: its hook, retained grad and rule see
     the gradient on the output's device; the rule's result lands on the input's."""

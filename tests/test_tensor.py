@@ -603,6 +603,22 @@ def test_device_objects():
         gg.device("tpu")
 
 
+def test_a_device_has_one_spelling_and_one_backend():
+    """Device('cpu', 0) was a second key for the host: a.to(it) made an alias with its
+    own version counter (an in-place change through it went unseen by a pending
+    backward), and ops between the two raised 'got cpu and cpu'."""
+    assert gg.Device("cpu", 0) == gg.device("cpu") and gg.Device("cuda") == "cuda:0"
+    a = gg.tensor([1.0, 2.0])
+    assert a.to(gg.Device("cpu", 0)) is a
+    assert (gg.tensor([1.0]) + gg.tensor([1.0], device=gg.Device("cpu", 0))).tolist() == [2.0]
+    assert gg.device("cpu") in {"cpu"} and {gg.device("cuda:0"): 1}.get("cuda:0") == 1
+    assert (gg.device("cpu") == "mps") is False and (gg.device("cpu") == "cpu:1") is False
+    with pytest.raises(ValueError, match="bad device index"):
+        gg.device("cuda:\u00b2")  # a superscript two is a digit to str.isdigit
+    with pytest.raises(ValueError, match="the CPU has no index"):
+        gg.Device("cpu", 1)
+
+
 def test_set_default_device():
     gg.set_default_device("cpu")
     assert gg.tensor(1.0).device == gg.device("cpu")

@@ -19,6 +19,14 @@ class Device:
     __slots__ = ("type", "index")
 
     def __init__(self, type: str, index: int | None = None):
+        # One device, one spelling, one backend object: the host has no index, every
+        # other device has one ('cuda' is cuda:0), also for a Device built by hand.
+        if type == "cpu":
+            if index not in (None, 0):
+                raise ValueError(f"device: the CPU has no index, got {index!r}")
+            index = None
+        elif index is None:
+            index = 0
         self.type = type
         self.index = index
 
@@ -30,12 +38,15 @@ class Device:
 
     def __eq__(self, other):
         if isinstance(other, str):
-            other = _parse(other)
+            try:
+                other = _parse(other)
+            except ValueError:  # not a device we know: not this one
+                return False
         return (isinstance(other, Device) and self.type == other.type
                 and self.index == other.index)
 
-    def __hash__(self):
-        return hash((self.type, self.index))
+    def __hash__(self):  # as its canonical string's, since it equals that string
+        return hash(str(self))
 
 
 # type name -> (module, attribute) of a factory `make(index) -> backend`.
@@ -65,7 +76,7 @@ def _parse(spec) -> Device:
         if idx not in ("", "0"):
             raise ValueError(f"device: the CPU has no index, got {spec!r}")
         return Device("cpu")
-    if idx and not idx.isdigit():
+    if idx and not (idx.isascii() and idx.isdigit()):
         raise ValueError(f"device: bad device index in {spec!r}")
     return Device(name, int(idx) if idx else 0)
 

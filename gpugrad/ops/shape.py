@@ -77,7 +77,7 @@ def _index(op, x, index):
                 raise RuntimeError(f"{op}: index is on {i.device} but the tensor is on {x.device}")
             i = i._data
         elif isinstance(i, list):
-            i = x._backend.asarray(i)
+            i = x._backend.asarray(_list_index(op, x, i))
         elif not (i is None or i is Ellipsis or isinstance(i, (int, slice)) or
                   x._backend.is_array(i) or isinstance(i, numbers.Integral)):
             raise IndexError(f"{op}: index of type {type(i).__module__}.{type(i).__name__} "
@@ -90,6 +90,22 @@ def _index(op, x, index):
             basic = basic and getattr(i, "ndim", 1) == 0 and i.dtype.kind != "b"
         out.append(i)
     return tuple(out), basic
+
+
+def _list_index(op, x, items):
+    """A list index with Tensors in it: each must live on x's device (their arrays
+    stand in for them), or asarray would convert them, across devices too."""
+    out = []
+    for v in items:
+        if isinstance(v, Tensor):
+            if v._backend is not x._backend:
+                raise RuntimeError(f"{op}: index is on {v.device} but the tensor is on "
+                                   f"{x.device}")
+            v = v._data
+        elif isinstance(v, list):
+            v = _list_index(op, x, v)
+        out.append(v)
+    return out
 
 
 class GetItem(Function):
