@@ -454,7 +454,10 @@ def _dependencies(roots, targets):
     needed = set()
     stack = []
     for t in targets:
-        stack.extend(consumers.get(id(t), ()) if t._node is None else (t._node,))
+        if t._node is None:
+            stack.extend(consumers.get(id(t), ()))
+        elif t._node in deps:  # a target the roots do not reach must not count
+            stack.append(t._node)
     while stack:
         n = stack.pop()
         if n not in needed:

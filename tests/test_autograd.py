@@ -598,6 +598,20 @@ def test_retained_grad_keeps_its_history_with_create_graph(device):
     assert g.tolist() == [4.0, 8.0]
 
 
+@pytest.mark.parametrize("unused", [lambda a: a * 3, lambda a: a[1:], lambda a: a.unsqueeze(0)],
+                         ids=["mul", "slice", "unsqueeze"])
+def test_grad_with_an_input_computed_from_but_not_used_by_the_outputs(device, unused):
+    """An input derived from the graph that the outputs do not use held back its
+    producer's count of pending consumers, so that node never ran: its path to x was
+    dropped without a word ([1, 1] for [3, 3], or None)."""
+    for out, want in ((lambda a, x: a.sum() + x.sum(), [3.0, 3.0]),
+                      (lambda a, x: a.sum(), [2.0, 2.0])):
+        x = gg.tensor([1.0, 2.0], device=device, requires_grad=True)
+        a = x * 2
+        gx, gb = gg.grad(out(a, x), [x, unused(a)], allow_unused=True)
+        assert gx.tolist() == want and gb is None
+
+
 def test_non_leaf_grad_is_none_without_retain(device):
     x = scalar(2.0, device)
     h = x * 3
