@@ -389,23 +389,19 @@ def _wrap_outputs(out, backend, node, args, cls):
         # Only float outputs carry a gradient (an int or bool one is data, as in PyTorch).
         diff = rg and arr.dtype.kind in "fc"
         t = _wrap(arr, be, node if diff else None, i, diff)
-        if cls.view_of_input:
-            src = args[0]
-            base = arr.base
-            if base is not None and (base is src._data or base is src._data.base):
-                t._vc = src._vc
-                src._vc[1] = True
-                if node is None and src._rg and not _mode.enabled:
-                    _nograd_views[id(t)] = t
-        elif not cls._array_forward:
-            # A user's forward may return an input, or a view of one: the output then
-            # shares its memory, so it shares its version too, as a declared view does.
+        if cls.view_of_input or not cls._array_forward:
+            # An output in an input's memory shares that input's version, so an in-place
+            # change through either is seen: a declared view of the first input, or what
+            # a user's forward returned (an input, or a view of one). NumPy and CuPy
+            # views name the array that owns the memory as their base.
             root = arr if arr.base is None else arr.base
-            for a in args:
+            for a in (args[:1] if cls.view_of_input else args):
                 if isinstance(a, Tensor) and (a._data if a._data.base is None
                                               else a._data.base) is root:
                     t._vc = a._vc
                     a._vc[1] = True
+                    if cls.view_of_input and node is None and a._rg and not _mode.enabled:
+                        _nograd_views[id(t)] = t
                     break
         res.append(t)
     if rg:
