@@ -120,6 +120,12 @@ def _operand(op, x, like):
     return as_tensor(x, like, op)
 
 
+def broadcasts_to(small, big):
+    """Whether shape small broadcasts to shape big without growing it."""
+    return len(small) <= len(big) and all(s == 1 or s == b for s, b in
+                                          zip(reversed(small), reversed(big)))
+
+
 # ---- for derivative rules, which run on Tensors or on raw arrays -------------------
 # (see Function.array_backward). Operators and methods that Tensors and arrays
 # share need nothing; these cover the rest.

@@ -7,7 +7,7 @@ import numbers
 from ..autograd import Function
 from ..tensor import Tensor
 from . import _common as rule
-from ._common import as_tensor, fsum
+from ._common import as_tensor, broadcasts_to, fsum
 from .reduce import _axis
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -259,8 +259,7 @@ def _fits(op, w, input, what):
     would silently change what the mean divides by)."""
     w = _like(op, w, input, what)
     shape = tuple(input.shape)
-    if w.ndim > len(shape) or any(a != 1 and a != b for a, b in
-                                  zip(reversed(w.shape), reversed(shape))):
+    if not broadcasts_to(w.shape, shape):
         raise ValueError(f"{op}: {what} of shape {tuple(w.shape)} does not broadcast to the "
                          f"input's shape {shape}")
     return w

@@ -7,7 +7,7 @@ import operator
 
 from ..autograd import Function, _wrap
 from ..tensor import Tensor
-from ._common import _operand, expand, sum_to_array, unbroadcast
+from ._common import _operand, broadcasts_to, expand, sum_to_array, unbroadcast
 from .reduce import _axes, _axis
 
 
@@ -317,8 +317,7 @@ def broadcast_to(x, shape):
     shape = _dims("broadcast_to", shape)
     if x._data.shape == shape:
         return x
-    if len(x.shape) > len(shape) or any(f != 1 and f != s for f, s in
-                                        zip(reversed(x.shape), reversed(shape))):
+    if not broadcasts_to(x.shape, shape):
         raise ValueError(f"broadcast_to: a tensor of shape {tuple(x.shape)} does not "
                          f"broadcast to {shape}")
     return BroadcastTo.apply(x, shape)
@@ -330,8 +329,7 @@ def sum_to(x, shape):
     if x._data.shape == shape:
         return x
     full = x._data.shape
-    if len(shape) > len(full) or any(s != 1 and s != f for s, f in
-                                     zip(reversed(shape), reversed(full))):
+    if not broadcasts_to(shape, full):
         raise ValueError(f"sum_to: shape {shape} does not broadcast to the tensor's shape "
                          f"{tuple(full)}")
     return SumTo.apply(x, shape)
