@@ -661,15 +661,7 @@ def test_custom_function_wrong_gradient_count(device):
 
 
 def test_custom_function_wrong_gradient_shape(device):
-    class Bad(gg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x._data * 2
-
-        @staticmethod
-        def backward(ctx, g):
-            return g.reshape(1, -1)
-
+    Bad = _doubling("Bad", lambda ctx, g: g.reshape(1, -1))
     x = gg.tensor([1.0, 2.0], dtype=gg.float64, device=device, requires_grad=True)
     with pytest.raises(RuntimeError, match=r"Bad: .*shape \(1, 2\) for an input of shape \(2,\)"):
         Bad.apply(x).sum().backward()
@@ -948,15 +940,8 @@ def test_create_graph_grads_do_not_alias_the_seed_or_each_other(device):
 
 
 def test_a_rule_returning_a_gradient_on_the_wrong_device_raises(other_device):
-    class Forgets(gg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x._data * 2.0
-
-        @staticmethod
-        def backward(ctx, g):
-            return g.to(other_device) * 2.0  # should stay on the input's device
-
+    # its gradient should stay on the input's device
+    Forgets = _doubling("Forgets", lambda ctx, g: g.to(other_device) * 2.0)
     x = gg.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="Forgets: backward returned a gradient on othercpu:0 "
                                            "for an input on cpu"):
