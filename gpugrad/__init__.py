@@ -7,5 +7,10 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
 from .ops import *  # noqa: F401,F403
 from .tensor import (Tensor, bool_, float16, float32, float64, from_dlpack,  # noqa: F401
                      from_numpy, int32, int64, tensor)
+from .creation import *  # noqa: F401,F403,E402
+from .random import *  # noqa: F401,F403,E402
+from .serialization import *  # noqa: F401,F403,E402
+# The training stack sits on the core's public API above.
+from . import nn, optim, utils, viz  # noqa: F401,E402
 
 __version__ = "0.1.0"

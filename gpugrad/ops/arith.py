@@ -8,6 +8,8 @@ from ..tensor import Tensor
 from . import _common as rule
 from ._common import arr, as_tensor, operands, shape_of, unbroadcast
 
+__all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "maximum", "minimum", "where"]
+
 
 class Add(Function):
     @staticmethod

@@ -10,6 +10,8 @@ from . import _common as rule
 from ._common import as_tensor, broadcasts_to, fsum
 from .reduce import _axis
 
+__all__ = ["softmax", "log_softmax", "softmax_cross_entropy", "mse_loss", "binary_cross_entropy_with_logits"]
+
 _REDUCTIONS = ("none", "mean", "sum")
 
 

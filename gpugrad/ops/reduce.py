@@ -6,6 +6,8 @@ import operator
 from ..autograd import Function
 from ._common import expand, fmean, fsum
 
+__all__ = ["sum", "mean", "max", "min"]
+
 
 def _axes(op, axis, ndim, what=None):
     """axis (None, an int or a tuple of ints; NumPy integers too) as a tuple in [0, ndim).

@@ -10,6 +10,8 @@ from ..tensor import Tensor
 from ._common import _operand, broadcasts_to, expand, sum_to_array, unbroadcast
 from .reduce import _axes, _axis
 
+__all__ = ["reshape", "transpose", "permute", "squeeze", "unsqueeze", "broadcast_to", "sum_to", "concatenate", "stack", "clone"]
+
 
 class Reshape(Function):
     view_of_input = True

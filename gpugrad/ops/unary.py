@@ -4,6 +4,8 @@ from __future__ import annotations
 from ..autograd import Function
 from ..tensor import Tensor
 
+__all__ = ["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "softplus"]
+
 
 def _floating(op, x):
     if not isinstance(x, Tensor):

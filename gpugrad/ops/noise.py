@@ -1,0 +1,4 @@
+"""Stochastic ops (dropout), drawing from gpugrad.random's generators."""
+from __future__ import annotations
+
+__all__: list[str] = []

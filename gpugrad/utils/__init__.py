@@ -1,0 +1,2 @@
+"""(being written)"""
+from . import data  # noqa: F401
