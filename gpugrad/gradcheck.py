@@ -8,7 +8,7 @@ from .tensor import Tensor, tensor
 
 
 class GradcheckError(AssertionError):
-    pass
+    """A gradient check failed: the message names the worst element."""
 
 
 def _outputs(fn, inputs):
@@ -99,7 +99,6 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
 def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=1):
     """gradcheck of the gradient itself: second derivatives through create_graph."""
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
-    wrt = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
     outs = _outputs(fn, inputs)
     if grad_outputs is None:
         rng = np.random.default_rng(seed)

@@ -1,423 +1,29 @@
-"""The reverse-mode engine: Function (one node of the graph), grad mode, backward.
+"""The backward run: backward() and grad().
 
-The engine knows no op. A node is an instance of a Function subclass; it holds
-edges to the nodes (or leaf tensors) of its inputs and whatever its forward
-chose to save. `backward` orders the nodes that lead to the roots with Kahn's
-algorithm (iterative: a 100 000-op chain is fine), calls each node's rule once
-all its consumers have delivered their gradients, and sums gradients where a
-value fed several consumers.
+The engine knows no op. It orders the nodes that lead to the roots with Kahn's
+algorithm (iterative: a 100 000-op chain is fine), calls each node's rule once all
+its consumers have delivered their gradients, and sums gradients where a value fed
+several consumers.
 """
 from __future__ import annotations
 
-import functools
-import inspect
 import sys
 import threading
-import weakref
 
-__all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled", "backward", "grad", "OPS"]
+from .function import _FREED, _wrap
+from .grad_mode import _mode
 
-Tensor = None  # set by gpugrad.tensor (it imports this module first)
+__all__ = ["backward", "grad"]
 
-# Every op that gpugrad itself defines, by name: the tests walk this table and
-# fail when an op has no gradient check.
-OPS: dict[str, type] = {}
-
-
-# ---- grad mode ----------------------------------------------------------
-class _Mode(threading.local):
-    enabled = True
-    arrays = False  # a backward pass that records nothing is running array rules
-
-
-_mode = _Mode()
-
-
-def is_grad_enabled() -> bool:
-    return _mode.enabled
-
-
-class set_grad_enabled:
-    """Sets grad mode: for a `with` body, for a decorated function's calls, or, called
-    as a plain function (`gg.set_grad_enabled(False)`), from here on, as in PyTorch."""
-
-    _before = None  # the mode a plain call replaced, until a `with` or decorator takes it
-
-    def __init__(self, mode: bool):
-        self.mode = bool(mode)
-        self.prev = []
-        # The plain call takes effect now; a `with` or a decorator puts it back.
-        self._before = _mode.enabled
-        _mode.enabled = self.mode
-
-    def __enter__(self):
-        before, self._before = self._before, None
-        self.prev.append(_mode.enabled if before is None else before)
-        _mode.enabled = self.mode
-
-    def __exit__(self, *exc):
-        _mode.enabled = self.prev.pop()
-
-    def __call__(self, fn):
-        if self._before is not None:
-            _mode.enabled, self._before = self._before, None
-        if not callable(fn):
-            raise TypeError(f"{type(self).__name__}: decorates a function, got "
-                            f"{type(fn).__name__}")
-        mode = self.mode
-        if inspect.isgeneratorfunction(fn):
-            # The body runs at each next(), after the call has returned: the mode is
-            # set around every resumption of it instead (PyTorch does the same).
-            @functools.wraps(fn)
-            def gen_wrapper(*args, **kwargs):
-                gen = fn(*args, **kwargs)
-                resume, value = gen.send, None
-                while True:
-                    try:
-                        with set_grad_enabled(mode):
-                            item = resume(value)
-                    except StopIteration as stop:
-                        return stop.value
-                    try:
-                        value, resume = (yield item), gen.send
-                    except GeneratorExit:
-                        with set_grad_enabled(mode):
-                            gen.close()
-                        raise
-                    except BaseException as e:  # thrown into the wrapper: into the body
-                        value, resume = e, gen.throw
-            return gen_wrapper
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-        return wrapper
-
-
-class no_grad(set_grad_enabled):
-    """`with gg.no_grad():` or `@gg.no_grad()` / `@gg.no_grad`: record nothing."""
-
-    _mode_value = False
-
-    def __new__(cls, fn=None):
-        self = object.__new__(cls)
-        if fn is not None:  # used as a bare decorator
-            self.__init__()
-            return self(fn)
-        return self
-
-    def __init__(self, fn=None):
-        # Set directly, not through set_grad_enabled.__init__: an optimizer step
-        # enters one of these per parameter.
-        self.mode = self._mode_value
-        self.prev = []
-
-
-class enable_grad(no_grad):
-    """Turn recording back on inside a no_grad region."""
-
-    _mode_value = True
-
-
-# ---- saved values --------------------------------------------------------
-_FREED = object()
+Tensor = None  # set by gpugrad.tensor through the package (it imports autograd first)
 _grad_lock = threading.Lock()
-
-
-class Function:
-    """An op: `forward(ctx, *args)` and `backward(ctx, *grads)` side by side.
-
-    Subclass it with two staticmethods and call `MyOp.apply(*args)`.
-    `forward` receives the arguments as given (Tensors stay Tensors) and runs
-    with recording off; it returns arrays or Tensors (or a tuple of them).
-    `backward` receives one gradient Tensor per output and returns one
-    gradient (Tensor or None) per argument of forward. It is written with
-    Tensor ops, so with `create_graph=True` it is recorded and can itself be
-    differentiated. The instance passed as `ctx` is the graph node.
-
-    A class that sets `array_backward = True` promises a rule that runs on
-    arrays as well as on Tensors (operators, and helpers that accept either).
-    When the backward pass itself is not recorded (create_graph=False), the
-    engine hands such a rule raw arrays, and `saved_tensors` returns arrays
-    too: no Tensor, no node and no dispatch per operation of the rule. With
-    create_graph=True the same rule runs on Tensors and is recorded, so one
-    formula serves first and higher derivatives.
-    """
-
-    needs_input_grad: tuple = ()
-    # Per-node state that most nodes never set: class defaults keep apply lean.
-    _to_save = ()
-    _saved = None
-    _out_hooks = None
-    _retain = None
-    _out_backends = None  # set when an output lives on another device than the inputs
-    # An op whose output may be a view of its first input shares that
-    # input's version counter, so an in-place change through either is seen.
-    view_of_input = False
-
-    # gpugrad's own ops compute on arrays in forward, so grad mode need not be
-    # switched off around it; a user's forward may use Tensor arithmetic.
-    _array_forward = False
-    array_backward = False
-    # gpugrad's rules return fresh arrays (or pass on the gradient they were given);
-    # a user's rule may return anything, also an array it keeps: see _user_grads.
-    _own_rule = False
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.__module__.startswith("gpugrad.ops"):
-            cls._array_forward = True
-            cls._own_rule = True
-            # gpugrad's rules are written for arrays and Tensors alike unless they opt out.
-            if "array_backward" not in cls.__dict__:
-                cls.array_backward = True
-            if not cls.__name__.startswith("_"):  # a leading underscore marks a shared base
-                OPS[cls.__name__] = cls
-        else:
-            # A user's subclass of one of gpugrad's ops keeps what it inherits, but a
-            # forward or backward of its own is the user's: Tensor code, as documented.
-            if "forward" in cls.__dict__:
-                cls._array_forward = False
-            if "backward" in cls.__dict__:
-                cls._own_rule = False
-                if "array_backward" not in cls.__dict__:
-                    cls.array_backward = False
-
-    @staticmethod
-    def forward(ctx, *args):
-        raise NotImplementedError
-
-    @staticmethod
-    def backward(ctx, *grads):
-        raise NotImplementedError
-
-    # -- ctx API --
-    def save_for_backward(self, *objs):
-        """Keep tensors, arrays (or Python scalars) for backward; freed after backward."""
-        self._to_save = objs
-
-    @property
-    def saved_tensors(self):
-        saved = self._saved
-        if saved is None:  # nothing was saved (or forward has not returned yet)
-            return ()
-        if saved is _FREED:
-            raise RuntimeError(
-                f"{type(self).__name__}: trying to backward through the graph a second "
-                "time (or to read saved tensors after they were freed). Saved values "
-                "are released after backward; pass retain_graph=True to the first "
-                "backward() or grad() call if you need to backward twice.")
-        values, checks, objs, outputs = saved
-        for i, vc, version in checks:
-            if vc[0] != version:
-                raise RuntimeError(
-                    f"{type(self).__name__}: one of the tensors needed for gradient "
-                    f"computation has been modified by an in-place operation: saved "
-                    f"tensor {i} of shape {tuple(values[i].shape)} is at version {vc[0]}, "
-                    f"expected version {version}. Avoid in-place changes (+=, t[i] = v, "
-                    f".data = ...) to tensors used by a pending backward, or clone first.")
-        if _mode.arrays and self.array_backward:
-            return values
-        out = []
-        for i, obj in enumerate(objs):
-            if outputs and i in outputs:  # rebuilt on demand, to avoid a node->output cycle
-                j, vc = outputs[i]
-                obj = _wrap(values[i], self._out_backend(j), self, j, True)
-                obj._vc = vc
-            elif obj is not None and not isinstance(obj, Tensor) and self.backend.is_array(obj):
-                obj = _wrap(obj, self.backend)  # a constant
-            out.append(obj)
-        return tuple(out)
-
-    def _out_backend(self, j):
-        return self.backend if self._out_backends is None else self._out_backends[j]
-
-    def input_shape(self, i):
-        """The shape of input i if it needs a gradient (its graph edge keeps it), else None."""
-        e = self._next[i]
-        return None if e is None else e[2]
-
-    def _resolve_saved(self, args, outs, raw=None):
-        """Sort what save_for_backward was given, once: inputs stay Tensors (their
-        versions recorded), outputs stay arrays (a Tensor would point back at this
-        node), the rest are constants. Kept as the values an array rule reads, the
-        version checks, and what a Tensor rule's values are built from."""
-        objs = self._to_save
-        values = list(objs)
-        checks = []
-        outputs = None
-        for i, obj in enumerate(objs):
-            if obj is None:
-                continue
-            if isinstance(obj, Tensor) and not (raw is not None and any(obj is r for r in raw)):
-                values[i] = obj._data
-                checks.append((i, obj._vc, obj._vc[0]))
-                continue
-            for j, o in enumerate(outs):
-                # raw: what forward returned, before a NumPy scalar became a 0-d array
-                # or a returned Tensor became the graph's output
-                if obj is o._data or (raw is not None and obj is raw[j]):
-                    values[i] = o._data
-                    if outputs is None:
-                        outputs = {}
-                    outputs[i] = (j, o._vc)
-                    checks.append((i, o._vc, o._vc[0]))
-                    break
-            else:
-                if self._array_forward:
-                    continue  # gpugrad's ops save inputs as Tensors, never their arrays
-                for a in args:  # an input's array: saved as that input
-                    if isinstance(a, Tensor) and a._data is obj:
-                        if objs is self._to_save:
-                            objs = list(objs)
-                        objs[i] = a
-                        checks.append((i, a._vc, a._vc[0]))
-                        break
-        self._to_save = ()
-        self._saved = (tuple(values), checks, objs, outputs)
-
-    @classmethod
-    def apply(cls, *args):
-        # One pass over the arguments: their device, and the graph edges of those
-        # that require grad (used only if this call records).
-        backend = None
-        nig = []
-        edges = []
-        requires = False
-        for a in args:
-            if isinstance(a, Tensor):
-                if backend is None:
-                    backend = a._backend
-                elif a._backend is not backend:
-                    raise RuntimeError(
-                        f"{cls.__name__}: expected all tensors on the same device, got "
-                        f"{backend.device} and {a._backend.device}; move one with .to()")
-                if a._rg:
-                    requires = True
-                    nig.append(True)
-                    node = a._node
-                    edges.append((a, -1, a._data.shape) if node is None else
-                                 (node, a._idx, a._data.shape))
-                    continue
-            nig.append(False)
-            edges.append(None)
-        if backend is None:
-            raise TypeError(f"{cls.__name__}: got no Tensor argument to take a device from")
-        ctx = cls.__new__(cls)
-        ctx.backend = backend
-        enabled = _mode.enabled
-        if not (requires and enabled):
-            # Nothing to record: no edges, no saved values, no output node.
-            n = len(args)
-            ctx.needs_input_grad = _FALSES[n] if n < len(_FALSES) else (False,) * n
-            if enabled and not cls._array_forward:
-                _mode.enabled = False
-                try:
-                    out = cls.forward(ctx, *args)
-                finally:
-                    _mode.enabled = True
-            else:
-                out = cls.forward(ctx, *args)
-            if type(out) is backend.array_type and not cls.view_of_input:
-                return _wrap(out, backend)
-            return _wrap_outputs(out, backend, None, args, cls)
-        ctx.needs_input_grad = tuple(nig)
-        ctx._next = edges
-        if not cls._own_rule:  # for _user_grads: the dtypes a user's rule must return
-            ctx._in_dtypes = [a._data.dtype if isinstance(a, Tensor) else None for a in args]
-        if cls._array_forward:
-            out = cls.forward(ctx, *args)
-        else:
-            _mode.enabled = False
-            try:
-                out = cls.forward(ctx, *args)
-            finally:
-                _mode.enabled = True
-        if type(out) is backend.array_type and cls._array_forward and not cls.view_of_input \
-                and out.dtype.kind in "fc":
-            ctx._n_out = 1
-            t = _wrap(out, backend, ctx, 0, True)
-            if ctx._to_save:
-                ctx._resolve_saved(args, (t,))
-            return t
-        return _wrap_outputs(out, backend, ctx, args, cls)
-
-
-_FALSES = [(False,) * n for n in range(12)]
-
-
-def _wrap(arr, backend, node=None, idx=0, requires_grad=False):
-    t = Tensor.__new__(Tensor)
-    t._data = arr
-    t._backend = backend
-    t._node = node
-    t._idx = idx
-    t._rg = requires_grad
-    t._grad = None
-    # [version, shared]: views share the list with their base; "shared" marks
-    # memory that several tensors see, where a recorded in-place op would be unsafe.
-    t._vc = [0, False]
-    t._hooks = None
-    return t
-
-
-# Views taken without recording (under no_grad) of a tensor that requires grad, by
-# id. An in-place change through one while recording is on would leave that tensor's
-# graph disagreeing with its data unseen; PyTorch refuses it, and so does _inplace.
-_nograd_views = weakref.WeakValueDictionary()
-
-
-def _wrap_outputs(out, backend, node, args, cls):
-    single = type(out) is not tuple
-    outs = (out,) if single else out
-    res = []
-    rg = node is not None
-    for i, o in enumerate(outs):
-        be = backend
-        if isinstance(o, Tensor):  # e.g. a device transfer, or a custom op's result
-            arr, be = o._data, o._backend
-        else:
-            arr = o
-            if type(arr) is not be.array_type:
-                if o is None or not hasattr(o, "dtype") and not isinstance(o, (int, float, bool)):
-                    raise TypeError(f"{cls.__name__}: forward returned a {type(o).__name__} as "
-                                    f"output {i}; outputs are arrays or Tensors")
-                # NumPy turns 0-d results into scalars; a tensor always holds an array.
-                arr = be.asarray(arr)
-        # Only float outputs carry a gradient (an int or bool one is data, as in PyTorch).
-        diff = rg and arr.dtype.kind in "fc"
-        t = _wrap(arr, be, node if diff else None, i, diff)
-        if cls.view_of_input or not cls._array_forward:
-            # An output in an input's memory shares that input's version, so an in-place
-            # change through either is seen: a declared view of the first input, or what
-            # a user's forward returned (an input, or a view of one). NumPy and CuPy
-            # views name the array that owns the memory as their base.
-            root = arr if arr.base is None else arr.base
-            for a in (args[:1] if cls.view_of_input else args):
-                if isinstance(a, Tensor) and (a._data if a._data.base is None
-                                              else a._data.base) is root:
-                    t._vc = a._vc
-                    a._vc[1] = True
-                    if cls.view_of_input and node is None and a._rg and not _mode.enabled:
-                        _nograd_views[id(t)] = t
-                    break
-        res.append(t)
-    if rg:
-        node._n_out = len(res)
-        if len(res) > 1:
-            node._out_meta = [(t.shape, t.dtype) for t in res]
-        if any(t._backend is not backend for t in res):
-            node._out_backends = [t._backend for t in res]
-        if node._to_save:
-            node._resolve_saved(args, res, outs)
-    return res[0] if single else tuple(res)
 
 
 # ---- backward ------------------------------------------------------------
 # An edge is (node, output index, shape) for a non-leaf input and
 # (leaf tensor, -1, shape) for a leaf; the shape checks what a rule returns.
+# An argument that needs no gradient has a false edge: False for a Tensor, None
+# for anything else (next_functions lists the Tensors), so the test is `if e`.
 
 def _dependencies(roots, targets):
     """Reachable nodes -> number of consumer edges among them (Kahn's in-degrees).
@@ -433,7 +39,7 @@ def _dependencies(roots, targets):
             stack.append(r._node)
     while stack:  # one pass: discover nodes and count their consumers
         for e in stack.pop()._next:
-            if e is not None and e[1] >= 0:
+            if e and e[1] >= 0:
                 m = e[0]
                 if m in deps:
                     deps[m] += 1
@@ -445,7 +51,7 @@ def _dependencies(roots, targets):
     consumers = {}
     for n in deps:
         for e in n._next:
-            if e is not None:
+            if e:
                 consumers.setdefault(id(e[0]), []).append(n)
     needed = set()
     stack = []
@@ -462,7 +68,7 @@ def _dependencies(roots, targets):
     deps = dict.fromkeys(needed, 0)
     for n in needed:
         for e in n._next:
-            if e is not None and e[1] >= 0 and e[0] in deps:
+            if e and e[1] >= 0 and e[0] in deps:
                 deps[e[0]] += 1
     return deps
 
@@ -550,7 +156,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
             if arrays:
                 carried = backend.array_type
             for e, g in zip(node._next, gin):
-                if e is None:
+                if not e:
                     continue
                 target, idx, shape = e
                 if g is not None:
@@ -605,7 +211,7 @@ def _user_grads(node, gin, seen, arrays):
     """
     out = []
     for e, g, dtype in zip(node._next, gin, node._in_dtypes):
-        if g is not None and e is not None:
+        if g is not None and e:
             g = _as_grad(g, node.backend, arrays, node)
             if g.dtype != dtype:
                 if g.dtype.kind not in "biufc":
@@ -659,7 +265,7 @@ def _to_leaf(leaf_grads, leaf_pos, leaf, g):
 
 def _useful(node, deps, leaf_pos):
     # In grad(), a target's own node is run only if it leads further.
-    return any(e is not None and ((e[1] >= 0 and e[0] in deps) or
+    return any(e and ((e[1] >= 0 and e[0] in deps) or
                                   (e[1] < 0 and id(e[0]) in leaf_pos))
                for e in node._next)
 

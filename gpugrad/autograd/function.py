@@ -1,0 +1,373 @@
+"""The graph node: Function (forward, backward, apply), saved values, output wrapping.
+
+A node is an instance of a Function subclass; it holds edges to the nodes (or leaf
+tensors) of its inputs and whatever its forward chose to save.
+"""
+from __future__ import annotations
+
+import weakref
+
+from .grad_mode import _mode
+
+__all__ = ["Function", "AccumulateGrad", "OPS"]
+
+Tensor = None  # set by gpugrad.tensor through the package (it imports autograd first)
+
+# Every op that gpugrad itself defines, by name: the tests walk this table and
+# fail when an op has no gradient check.
+OPS: dict[str, type] = {}
+
+# What a node's saved values become once backward has released them.
+_FREED = object()
+
+
+class Function:
+    """An op: `forward(ctx, *args)` and `backward(ctx, *grads)` side by side.
+
+    Subclass it with two staticmethods and call `MyOp.apply(*args)`.
+    `forward` receives the arguments as given (Tensors stay Tensors) and runs
+    with recording off; it returns arrays or Tensors (or a tuple of them).
+    `backward` receives one gradient Tensor per output and returns one
+    gradient (Tensor or None) per argument of forward. It is written with
+    Tensor ops, so with `create_graph=True` it is recorded and can itself be
+    differentiated. The instance passed as `ctx` is the graph node.
+
+    A class that sets `array_backward = True` promises a rule that runs on
+    arrays as well as on Tensors (operators, and helpers that accept either).
+    When the backward pass itself is not recorded (create_graph=False), the
+    engine hands such a rule raw arrays, and `saved_tensors` returns arrays
+    too: no Tensor, no node and no dispatch per operation of the rule. With
+    create_graph=True the same rule runs on Tensors and is recorded, so one
+    formula serves first and higher derivatives.
+    """
+
+    needs_input_grad: tuple = ()
+    # Per-node state that most nodes never set: class defaults keep apply lean.
+    _to_save = ()
+    _saved = None
+    _out_hooks = None
+    _retain = None
+    _out_backends = None  # set when an output lives on another device than the inputs
+    # An op whose output may be a view of its first input shares that
+    # input's version counter, so an in-place change through either is seen.
+    view_of_input = False
+
+    # gpugrad's own ops compute on arrays in forward, so grad mode need not be
+    # switched off around it; a user's forward may use Tensor arithmetic.
+    _array_forward = False
+    array_backward = False
+    # gpugrad's rules return fresh arrays (or pass on the gradient they were given);
+    # a user's rule may return anything, also an array it keeps: see _user_grads.
+    _own_rule = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("gpugrad.ops"):
+            cls._array_forward = True
+            cls._own_rule = True
+            # gpugrad's rules are written for arrays and Tensors alike unless they opt out.
+            if "array_backward" not in cls.__dict__:
+                cls.array_backward = True
+            if not cls.__name__.startswith("_"):  # a leading underscore marks a shared base
+                OPS[cls.__name__] = cls
+        else:
+            # A user's subclass of one of gpugrad's ops keeps what it inherits, but a
+            # forward or backward of its own is the user's: Tensor code, as documented.
+            if "forward" in cls.__dict__:
+                cls._array_forward = False
+            if "backward" in cls.__dict__:
+                cls._own_rule = False
+                if "array_backward" not in cls.__dict__:
+                    cls.array_backward = False
+
+    @staticmethod
+    def forward(ctx, *args):
+        """The op's result from its arguments; a subclass defines it."""
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grads):
+        """One gradient (or None) per argument of forward; a subclass defines it."""
+        raise NotImplementedError
+
+    # -- ctx API --
+    def save_for_backward(self, *objs):
+        """Keep tensors, arrays (or Python scalars) for backward; freed after backward."""
+        self._to_save = objs
+
+    @property
+    def saved_tensors(self):
+        """What forward passed to save_for_backward, checked against in-place changes."""
+        saved = self._saved
+        if saved is None:  # nothing was saved (or forward has not returned yet)
+            return ()
+        if saved is _FREED:
+            raise RuntimeError(
+                f"{type(self).__name__}: trying to backward through the graph a second "
+                "time (or to read saved tensors after they were freed). Saved values "
+                "are released after backward; pass retain_graph=True to the first "
+                "backward() or grad() call if you need to backward twice.")
+        values, checks, objs, outputs = saved
+        for i, vc, version in checks:
+            if vc[0] != version:
+                raise RuntimeError(
+                    f"{type(self).__name__}: one of the tensors needed for gradient "
+                    f"computation has been modified by an in-place operation: saved "
+                    f"tensor {i} of shape {tuple(values[i].shape)} is at version {vc[0]}, "
+                    f"expected version {version}. Avoid in-place changes (+=, t[i] = v, "
+                    f".data = ...) to tensors used by a pending backward, or clone first.")
+        if _mode.arrays and self.array_backward:
+            return values
+        out = []
+        for i, obj in enumerate(objs):
+            if outputs and i in outputs:  # rebuilt on demand, to avoid a node->output cycle
+                j, vc = outputs[i]
+                obj = _wrap(values[i], self._out_backend(j), self, j, True)
+                obj._vc = vc
+            elif obj is not None and not isinstance(obj, Tensor) and self.backend.is_array(obj):
+                obj = _wrap(obj, self.backend)  # a constant
+            out.append(obj)
+        return tuple(out)
+
+    # -- graph introspection, with PyTorch's names: what a graph walker (gg.viz) reads --
+    def name(self):
+        """This node's name, PyTorch's way: the op's class name + 'Backward'."""
+        return type(self).__name__ + "Backward"
+
+    def __repr__(self):
+        return f"<{self.name()}>"
+
+    @property
+    def next_functions(self):
+        """One (node, output index) pair per Tensor argument of forward, as in PyTorch:
+        the node that made it, an AccumulateGrad for a leaf that requires grad, or
+        (None, 0) for a tensor that requires none."""
+        out = []
+        for e in self._next:
+            if e is False:  # a Tensor that needs no gradient (None: no Tensor at all)
+                out.append((None, 0))
+            elif e is None:
+                continue
+            elif e[1] < 0:
+                out.append((_accumulator(e[0]), 0))
+            else:
+                out.append((e[0], e[1]))
+        return tuple(out)
+
+    def _out_backend(self, j):
+        return self.backend if self._out_backends is None else self._out_backends[j]
+
+    def input_shape(self, i):
+        """The shape of input i if it needs a gradient (its graph edge keeps it), else None."""
+        e = self._next[i]
+        return e[2] if e else None
+
+    def _resolve_saved(self, args, outs, raw=None):
+        """Sort what save_for_backward was given, once: inputs stay Tensors (their
+        versions recorded), outputs stay arrays (a Tensor would point back at this
+        node), the rest are constants. Kept as the values an array rule reads, the
+        version checks, and what a Tensor rule's values are built from."""
+        objs = self._to_save
+        values = list(objs)
+        checks = []
+        outputs = None
+        for i, obj in enumerate(objs):
+            if obj is None:
+                continue
+            if isinstance(obj, Tensor) and not (raw is not None and any(obj is r for r in raw)):
+                values[i] = obj._data
+                checks.append((i, obj._vc, obj._vc[0]))
+                continue
+            for j, o in enumerate(outs):
+                # raw: what forward returned, before a NumPy scalar became a 0-d array
+                # or a returned Tensor became the graph's output
+                if obj is o._data or (raw is not None and obj is raw[j]):
+                    values[i] = o._data
+                    if outputs is None:
+                        outputs = {}
+                    outputs[i] = (j, o._vc)
+                    checks.append((i, o._vc, o._vc[0]))
+                    break
+            else:
+                if self._array_forward:
+                    continue  # gpugrad's ops save inputs as Tensors, never their arrays
+                for a in args:  # an input's array: saved as that input
+                    if isinstance(a, Tensor) and a._data is obj:
+                        if objs is self._to_save:
+                            objs = list(objs)
+                        objs[i] = a
+                        checks.append((i, a._vc, a._vc[0]))
+                        break
+        self._to_save = ()
+        self._saved = (tuple(values), checks, objs, outputs)
+
+    @classmethod
+    def apply(cls, *args):
+        """Run forward on args and, when recording, add this op to the graph."""
+        # One pass over the arguments: their device, and the graph edges of those
+        # that require grad (used only if this call records).
+        backend = None
+        nig = []
+        edges = []
+        requires = False
+        for a in args:
+            if isinstance(a, Tensor):
+                if backend is None:
+                    backend = a._backend
+                elif a._backend is not backend:
+                    raise RuntimeError(
+                        f"{cls.__name__}: expected all tensors on the same device, got "
+                        f"{backend.device} and {a._backend.device}; move one with .to()")
+                if a._rg:
+                    requires = True
+                    nig.append(True)
+                    node = a._node
+                    edges.append((a, -1, a._data.shape) if node is None else
+                                 (node, a._idx, a._data.shape))
+                    continue
+                edges.append(False)  # a Tensor without gradient (None: no Tensor)
+            else:
+                edges.append(None)
+            nig.append(False)
+        if backend is None:
+            raise TypeError(f"{cls.__name__}: got no Tensor argument to take a device from")
+        ctx = cls.__new__(cls)
+        ctx.backend = backend
+        enabled = _mode.enabled
+        if not (requires and enabled):
+            # Nothing to record: no edges, no saved values, no output node.
+            n = len(args)
+            ctx.needs_input_grad = _FALSES[n] if n < len(_FALSES) else (False,) * n
+            if enabled and not cls._array_forward:
+                _mode.enabled = False
+                try:
+                    out = cls.forward(ctx, *args)
+                finally:
+                    _mode.enabled = True
+            else:
+                out = cls.forward(ctx, *args)
+            if type(out) is backend.array_type and not cls.view_of_input:
+                return _wrap(out, backend)
+            return _wrap_outputs(out, backend, None, args, cls)
+        ctx.needs_input_grad = tuple(nig)
+        ctx._next = edges
+        if not cls._own_rule:  # for _user_grads: the dtypes a user's rule must return
+            ctx._in_dtypes = [a._data.dtype if isinstance(a, Tensor) else None for a in args]
+        if cls._array_forward:
+            out = cls.forward(ctx, *args)
+        else:
+            _mode.enabled = False
+            try:
+                out = cls.forward(ctx, *args)
+            finally:
+                _mode.enabled = True
+        if type(out) is backend.array_type and cls._array_forward and not cls.view_of_input \
+                and out.dtype.kind in "fc":
+            ctx._n_out = 1
+            t = _wrap(out, backend, ctx, 0, True)
+            if ctx._to_save:
+                ctx._resolve_saved(args, (t,))
+            return t
+        return _wrap_outputs(out, backend, ctx, args, cls)
+
+
+_FALSES = [(False,) * n for n in range(12)]
+
+
+class AccumulateGrad:
+    """What next_functions shows for a leaf that requires grad, as PyTorch does: the
+    leaf is `.variable`, and backward adds into its `.grad`. The engine needs no such
+    node (a leaf is its own edge); one is made when a graph walker asks for it."""
+
+    __slots__ = ("variable", "__weakref__")
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        """'AccumulateGrad', as PyTorch names it."""
+        return "AccumulateGrad"
+
+    def __repr__(self):
+        return "<AccumulateGrad>"
+
+
+# One AccumulateGrad per leaf while something holds it, so a walker that meets a leaf
+# from two consumers sees one node. Keyed by id: the value holds its leaf alive, so
+# the id cannot be reused while the entry exists.
+_accumulators = weakref.WeakValueDictionary()
+
+
+def _accumulator(leaf):
+    acc = _accumulators.get(id(leaf))
+    if acc is None:
+        _accumulators[id(leaf)] = acc = AccumulateGrad(leaf)
+    return acc
+
+
+def _wrap(arr, backend, node=None, idx=0, requires_grad=False):
+    t = Tensor.__new__(Tensor)
+    t._data = arr
+    t._backend = backend
+    t._node = node
+    t._idx = idx
+    t._rg = requires_grad
+    t._grad = None
+    # [version, shared]: views share the list with their base; "shared" marks
+    # memory that several tensors see, where a recorded in-place op would be unsafe.
+    t._vc = [0, False]
+    t._hooks = None
+    return t
+
+
+# Views taken without recording (under no_grad) of a tensor that requires grad, by
+# id. An in-place change through one while recording is on would leave that tensor's
+# graph disagreeing with its data unseen; PyTorch refuses it, and so does _inplace.
+_nograd_views = weakref.WeakValueDictionary()
+
+
+def _wrap_outputs(out, backend, node, args, cls):
+    single = type(out) is not tuple
+    outs = (out,) if single else out
+    res = []
+    rg = node is not None
+    for i, o in enumerate(outs):
+        be = backend
+        if isinstance(o, Tensor):  # e.g. a device transfer, or a custom op's result
+            arr, be = o._data, o._backend
+        else:
+            arr = o
+            if type(arr) is not be.array_type:
+                if o is None or not hasattr(o, "dtype") and not isinstance(o, (int, float, bool)):
+                    raise TypeError(f"{cls.__name__}: forward returned a {type(o).__name__} as "
+                                    f"output {i}; outputs are arrays or Tensors")
+                # NumPy turns 0-d results into scalars; a tensor always holds an array.
+                arr = be.asarray(arr)
+        # Only float outputs carry a gradient (an int or bool one is data, as in PyTorch).
+        diff = rg and arr.dtype.kind in "fc"
+        t = _wrap(arr, be, node if diff else None, i, diff)
+        if cls.view_of_input or not cls._array_forward:
+            # An output in an input's memory shares that input's version, so an in-place
+            # change through either is seen: a declared view of the first input, or what
+            # a user's forward returned (an input, or a view of one). NumPy and CuPy
+            # views name the array that owns the memory as their base.
+            root = arr if arr.base is None else arr.base
+            for a in (args[:1] if cls.view_of_input else args):
+                if isinstance(a, Tensor) and (a._data if a._data.base is None
+                                              else a._data.base) is root:
+                    t._vc = a._vc
+                    a._vc[1] = True
+                    if cls.view_of_input and node is None and a._rg and not _mode.enabled:
+                        _nograd_views[id(t)] = t
+                    break
+        res.append(t)
+    if rg:
+        node._n_out = len(res)
+        if len(res) > 1:
+            node._out_meta = [(t.shape, t.dtype) for t in res]
+        if any(t._backend is not backend for t in res):
+            node._out_backends = [t._backend for t in res]
+        if node._to_save:
+            node._resolve_saved(args, res, outs)
+    return res[0] if single else tuple(res)
