@@ -53,26 +53,28 @@ class Tensor:
     # ---- basic properties ------------------------------------------------
     @property
     def data(self):
+        """The backend array itself (a numpy.ndarray on the CPU); assigning replaces it."""
         return self._data
 
     @data.setter
     def data(self, value):
+        backend = self._backend
         if isinstance(value, Tensor):
-            if value._backend is not self._backend:
-                raise RuntimeError(f"Tensor.data: cannot assign data on {value.device} "
-                                   f"to a tensor on {self.device}")
-            value = value._data
-        if not self._backend.is_array(value):
+            # PyTorch's `t.data = other`: t takes other's array, its device included
+            # (nn.Module.to moves parameters this way and keeps them the same objects).
+            backend, value = value._backend, value._data
+        if not backend.is_array(value):
             raise TypeError(f"Tensor.data: expected an array of the {self.device} backend, "
                             f"got {type(value).__name__}")
         if self._rg and value.dtype.kind not in "fc":
             raise TypeError(f"Tensor.data: a tensor that requires grad takes floating point "
                             f"data, got {value.dtype}")
-        self._data = value
+        self._data, self._backend = value, backend
         self._vc[0] += 1
 
     @property
     def requires_grad(self):
+        """Whether gradients flow to this tensor (only float tensors can)."""
         return self._rg
 
     @requires_grad.setter
@@ -89,11 +91,13 @@ class Tensor:
         self._rg = flag
 
     def requires_grad_(self, requires_grad=True):
+        """Set requires_grad in place and return self."""
         self.requires_grad = requires_grad
         return self
 
     @property
     def grad(self):
+        """The gradient accumulated by backward() (None until then)."""
         return self._grad
 
     @grad.setter
@@ -112,21 +116,26 @@ class Tensor:
 
     @property
     def device(self) -> Device:
+        """The device the data lives on."""
         return self._backend.device
 
     @property
     def shape(self):
+        """The shape, a tuple of ints."""
         return self._data.shape
 
     @property
     def dtype(self):
+        """The element type (a numpy.dtype: gg.float32, gg.int64, ...)."""
         return self._data.dtype
 
     @property
     def ndim(self):
+        """The number of dimensions."""
         return self._data.ndim
 
     def numel(self):
+        """The number of elements."""
         return self._data.size
 
     def __len__(self):
@@ -151,14 +160,22 @@ class Tensor:
 
     @property
     def is_leaf(self):
+        """True for a tensor made by the user rather than by a recorded op."""
         return self._node is None
 
     @property
+    def output_nr(self):
+        """Which output of its grad_fn this tensor is (0 for a leaf), as in PyTorch."""
+        return self._idx if self._node is not None else 0
+
+    @property
     def grad_fn(self):
+        """The graph node that made this tensor (None for a leaf)."""
         return self._node
 
     @property
     def T(self):
+        """All axes reversed (the transpose of a matrix)."""
         return transpose(self)
 
     # ---- conversions -------------------------------------------------------
@@ -168,12 +185,14 @@ class Tensor:
         return np.array(arr, copy=True) if arr is self._data else np.asarray(arr)
 
     def item(self):
+        """The one element as a Python number."""
         if self._data.size != 1:
             raise ValueError(f"item: only one-element tensors convert to a Python number, "
                              f"got shape {tuple(self.shape)}")
         return self._backend.to_numpy(self._data).reshape(()).item()
 
     def tolist(self):
+        """The data as (nested) Python lists of numbers."""
         return self._backend.to_numpy(self._data).tolist()
 
     def __float__(self):
@@ -255,19 +274,24 @@ class Tensor:
         return out
 
     def float(self):
+        """This tensor as float32."""
         return self.to(dtype=float32)
 
     def double(self):
+        """This tensor as float64."""
         return self.to(dtype=float64)
 
     def cpu(self):
+        """This tensor on the CPU (a copy unless it is there already)."""
         return self.to("cpu")
 
     def cuda(self, index=0):
+        """This tensor on CUDA device index (a copy unless it is there already)."""
         return self.to(f"cuda:{index}")
 
     # ---- autograd ------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Accumulate the gradient of this tensor into the .grad of every leaf it depends on."""
         autograd.backward(self, None if gradient is None else [gradient], retain_graph,
                           create_graph)
 
@@ -405,34 +429,131 @@ class Tensor:
     __hash__ = object.__hash__
 
     # ---- methods that mirror the functions ---------------------------------------
-    def sum(self, axis=None, keepdims=False): return sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return min(self, axis, keepdims)
-    def exp(self): return exp(self)
-    def log(self): return log(self)
-    def sqrt(self): return sqrt(self)
-    def abs(self): return abs(self)
-    def tanh(self): return tanh(self)
-    def sigmoid(self): return sigmoid(self)
-    def relu(self): return relu(self)
-    def softmax(self, axis=-1): return softmax(self, axis)
-    def log_softmax(self, axis=-1): return log_softmax(self, axis)
-    def clone(self): return clone(self)
-    def transpose(self, dim0=None, dim1=None): return transpose(self, dim0, dim1)
-    def permute(self, *dims): return permute(self, *dims)
+    # Reductions take NumPy's axis=/keepdims= and PyTorch's dim=/keepdim=.
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Sum over axis (or dim); see gg.sum."""
+        return sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Mean over axis (or dim); see gg.mean."""
+        return mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Largest value over axis (or dim): values only, as NumPy; see gg.max."""
+        return max(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Smallest value over axis (or dim): values only, as NumPy; see gg.min."""
+        return min(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Index of the largest value along axis (or dim); see gg.argmax."""
+        return argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Index of the smallest value along axis (or dim); see gg.argmin."""
+        return argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def var(self, axis=None, correction=1, keepdims=False, *, dim=None, keepdim=None,
+            unbiased=None):
+        """Variance over axis (or dim) with correction (1 by default); see gg.var."""
+        return var(self, axis, correction, keepdims, dim=dim, keepdim=keepdim,
+                   unbiased=unbiased)
+
+    def std(self, axis=None, correction=1, keepdims=False, *, dim=None, keepdim=None,
+            unbiased=None):
+        """Standard deviation over axis (or dim) with correction; see gg.std."""
+        return std(self, axis, correction, keepdims, dim=dim, keepdim=keepdim,
+                   unbiased=unbiased)
+
+    def norm(self, p=2, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Vector p-norm over axis (or dim; None: all); see gg.norm."""
+        return norm(self, p, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """log(sum(exp(x))) over axis (or dim), without overflow; see gg.logsumexp."""
+        return logsumexp(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def exp(self):
+        """e ** x, elementwise."""
+        return exp(self)
+
+    def log(self):
+        """Natural logarithm, elementwise."""
+        return log(self)
+
+    def sqrt(self):
+        """Square root, elementwise."""
+        return sqrt(self)
+
+    def abs(self):
+        """|x|, elementwise."""
+        return abs(self)
+
+    def sin(self):
+        """Sine, elementwise."""
+        return sin(self)
+
+    def cos(self):
+        """Cosine, elementwise."""
+        return cos(self)
+
+    def tanh(self):
+        """Hyperbolic tangent, elementwise."""
+        return tanh(self)
+
+    def sigmoid(self):
+        """1 / (1 + exp(-x)), elementwise."""
+        return sigmoid(self)
+
+    def relu(self):
+        """max(x, 0), elementwise."""
+        return relu(self)
+
+    def clamp(self, min=None, max=None):
+        """x limited to [min, max] elementwise; see gg.clamp."""
+        return clamp(self, min, max)
+
+    clip = clamp
+
+    def softmax(self, axis=None, *, dim=None):
+        """softmax along axis (or dim; default -1); see gg.softmax."""
+        return softmax(self, axis=axis, dim=dim)
+
+    def log_softmax(self, axis=None, *, dim=None):
+        """log_softmax along axis (or dim; default -1); see gg.log_softmax."""
+        return log_softmax(self, axis=axis, dim=dim)
+
+    def clone(self):
+        """A copy in new memory that stays in the graph."""
+        return clone(self)
+
+    def transpose(self, dim0=None, dim1=None):
+        """Swap axes dim0 and dim1; with neither given, reverse all (as .T)."""
+        return transpose(self, dim0, dim1)
+
+    def permute(self, *dims):
+        """The axes reordered: x.permute(2, 0, 1) or x.permute((2, 0, 1))."""
+        return permute(self, *dims)
 
     def reshape(self, *shape):
+        """The same data in a new shape: x.reshape(2, -1) or x.reshape((2, -1))."""
         return reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int)
                        else shape)
 
     view = reshape
 
-    def flatten(self):
-        return reshape(self, (-1,))
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Axes start_dim..end_dim merged into one (all by default); see gg.flatten."""
+        return flatten(self, start_dim, end_dim)
 
-    def unsqueeze(self, axis): return unsqueeze(self, axis)
-    def squeeze(self, axis=None): return squeeze(self, axis)
+    def unsqueeze(self, axis=None, *, dim=None):
+        """A new axis of size 1 at position axis (or dim)."""
+        return unsqueeze(self, axis, dim=dim)
+
+    def squeeze(self, axis=None, *, dim=None):
+        """Axes of size 1 dropped: all, or those named by axis (or dim)."""
+        return squeeze(self, axis, dim=dim)
 
     def __repr__(self):
         body = np.array2string(self._backend.to_numpy(self._data), separator=", ",
@@ -445,7 +566,7 @@ class Tensor:
         if self._data.dtype not in (float32, int64, bool_):
             extra += f", dtype={self._data.dtype}"
         if self._node is not None:
-            extra += f", grad_fn=<{type(self._node).__name__}>"
+            extra += f", grad_fn=<{self._node.name()}>"
         elif self._rg:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
@@ -534,9 +655,9 @@ def from_dlpack(obj) -> Tensor:
 
 autograd.Tensor = Tensor
 
-from .ops import (abs, add, cast, clone, div, exp, getitem, index_put, log, matmul,  # noqa: E402
-                  max, mean, min, mul, neg, permute, pow, relu, reshape, sigmoid,
-                  softmax, log_softmax, sqrt, squeeze, sub, sum, tanh, to_device, transpose,
-                  unsqueeze)
+from .ops import (abs, add, argmax, argmin, cast, clamp, clone, cos, div, exp,  # noqa: E402
+                  flatten, getitem, index_put, log, log_softmax, logsumexp, matmul, max, mean,
+                  min, mul, neg, norm, permute, pow, relu, reshape, sigmoid, sin, softmax,
+                  sqrt, squeeze, std, sub, sum, tanh, to_device, transpose, unsqueeze, var)
 from .ops._common import operands as _operands  # noqa: E402
 from .ops.arith import _compare  # noqa: E402

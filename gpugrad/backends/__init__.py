@@ -101,6 +101,7 @@ _default = Device("cpu")
 
 
 def get_default_device() -> Device:
+    """The device that tensors are made on when none is given (CPU unless set)."""
     return _default
 
 

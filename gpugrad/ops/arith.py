@@ -1,4 +1,4 @@
-"""Arithmetic: + - * / ** @, neg, maximum, minimum, where, comparisons."""
+"""Arithmetic: + - * / ** @, neg, maximum, minimum, clamp, where, comparisons."""
 from __future__ import annotations
 
 import math
@@ -6,9 +6,10 @@ import math
 from ..autograd import Function, _wrap
 from ..tensor import Tensor
 from . import _common as rule
-from ._common import arr, as_tensor, operands, shape_of, unbroadcast
+from ._common import _operand, arr, as_tensor, operands, shape_of, unbroadcast
 
-__all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "maximum", "minimum", "where"]
+__all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "maximum", "minimum", "clamp",
+           "clip", "where"]
 
 
 class Add(Function):
@@ -170,6 +171,7 @@ class MatMul(Function):
 
 
 def _broadcast_shape(s1, s2):
+    """The shape two shapes broadcast to."""
     n = len(s1) if len(s1) > len(s2) else len(s2)
     s1 = (1,) * (n - len(s1)) + tuple(s1)
     s2 = (1,) * (n - len(s2)) + tuple(s2)
@@ -209,6 +211,42 @@ class Minimum(_Pick):
     pick, wins = "minimum", "less"
 
 
+class Clamp(Function):
+    """min(max(x, lo), hi); lo and hi may be None, numbers or Tensors that broadcast.
+
+    The gradients are PyTorch's: x gets it where lo <= x <= hi (the bounds included),
+    lo where x < lo < hi, hi where x > hi or hi < lo (then every output is hi).
+    """
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        xp = ctx.backend.xp
+        X, L, H = arr(x), arr(lo), arr(hi)
+        y = X
+        if L is not None:
+            y = xp.maximum(y, L)
+        if H is not None:
+            y = xp.minimum(y, H)
+        nx, nl, nh = ctx.needs_input_grad
+        masks = [None, None, None]
+        if nx:
+            masks[0] = (X >= L) & (X <= H) if L is not None and H is not None else \
+                X >= L if L is not None else X <= H
+        if nl:
+            masks[1] = (X < L) & (L < H) if H is not None else X < L
+        if nh:
+            masks[2] = (X > H) | (H < L) if L is not None else X > H
+        ctx.save_for_backward(*masks)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        zero = 0.0
+        return tuple(None if m is None else
+                     unbroadcast(rule.where(ctx, m, g, zero), ctx.input_shape(i))
+                     for i, m in enumerate(ctx.saved_tensors))
+
+
 class Where(Function):
     @staticmethod
     def forward(ctx, cond, a, b):
@@ -228,30 +266,37 @@ class Where(Function):
 
 # ---- public functions ----------------------------------------------------------
 def add(a, b):
+    """a + b, broadcasting."""
     return Add.apply(*operands("add", a, b))
 
 
 def sub(a, b):
+    """a - b, broadcasting."""
     return Sub.apply(*operands("sub", a, b))
 
 
 def mul(a, b):
+    """a * b, broadcasting."""
     return Mul.apply(*operands("mul", a, b))
 
 
 def div(a, b):
+    """a / b, broadcasting (true division)."""
     return Div.apply(*operands("div", a, b))
 
 
 def neg(a):
+    """-a."""
     return Neg.apply(a)
 
 
 def pow(a, b):
+    """a ** b, broadcasting; PyTorch's gradients where the base is 0."""
     return Pow.apply(*operands("pow", a, b))
 
 
 def matmul(a, b):
+    """a @ b: matrix product, with NumPy's rules for 1-D operands and batch axes."""
     if type(a) is Tensor and type(b) is Tensor:  # the common case, checked on the arrays
         A, B = a._data, b._data
         if A.dtype is B.dtype and A.ndim == 2 and B.ndim == 2 and A.shape[1] == B.shape[0]:
@@ -273,24 +318,79 @@ def matmul(a, b):
 
 
 def maximum(a, b):
+    """Elementwise larger of a and b; ties split the gradient evenly."""
     return Maximum.apply(*operands("maximum", a, b))
 
 
 def minimum(a, b):
+    """Elementwise smaller of a and b; ties split the gradient evenly."""
     return Minimum.apply(*operands("minimum", a, b))
 
 
 def where(cond, a, b):
-    """Elementwise `a if cond else b`; cond is a bool tensor (no gradient)."""
+    """Elementwise `a if cond else b`; cond is a bool tensor (no gradient).
+
+    With a and b both Python numbers the result takes PyTorch's dtype: float32 if
+    either is a float, int64 if either is an int, else bool; on cond's device.
+    """
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     if like is None:
-        raise TypeError("where: at least one of a, b must be a Tensor")
+        if not isinstance(cond, Tensor):
+            raise TypeError("where: expected a Tensor among cond, a and b, got "
+                            f"{type(cond).__name__}, {type(a).__name__} and {type(b).__name__}")
+        like = cond
+        kinds = {type(a), type(b)}
+        if kinds <= _PYTHON_NUMBERS:
+            dtype = "float32" if float in kinds else "int64" if int in kinds else "bool"
+            a = _wrap(cond._backend.asarray(a, dtype), cond._backend)
+            b = _wrap(cond._backend.asarray(b, dtype), cond._backend)
+        elif type(a) not in _PYTHON_NUMBERS:
+            a = as_tensor(a, like, "where")
+        else:
+            b = as_tensor(b, like, "where")
     cond = as_tensor(cond, like, "where")
     if cond.dtype.kind != "b":  # as PyTorch: 0.5 or NaN as True would be a guess
         raise TypeError(f"where: the condition must be a bool tensor, got {cond.dtype} of "
                         f"shape {tuple(cond.shape)}; compare first (x > 0)")
     a, b = operands("where", a, b)
     return Where.apply(cond, a, b)
+
+
+_PYTHON_NUMBERS = {bool, int, float}
+
+
+def _bound(x, v, name):
+    """A clamp bound: None, a Python number (kept weak), or a Tensor on x's device."""
+    if v is None or isinstance(v, Tensor):
+        return v
+    v = _operand("clamp", v, x)
+    if isinstance(v, bool) or not isinstance(v, (int, float, Tensor)):
+        raise TypeError(f"clamp: {name} must be None, a number or a Tensor, got {v!r}")
+    return v
+
+
+def clamp(x, min=None, max=None):
+    """Limit x to [min, max] elementwise (either may be None; numbers or Tensors that
+    broadcast); where min > max every element is max, as in torch.clamp."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"clamp: expected a Tensor, got {type(x).__module__}.{type(x).__name__}")
+    if min is None and max is None:
+        raise TypeError("clamp: at least one of min and max must not be None")
+    lo, hi = _bound(x, min, "min"), _bound(x, max, "max")
+    floats = {t.dtype for t in (x, lo, hi) if isinstance(t, Tensor) and t.dtype.kind == "f"}
+    if len(floats) > 1:
+        kinds = ", ".join(str(t.dtype) if isinstance(t, Tensor) else repr(t) for t in (x, lo, hi))
+        raise TypeError(f"clamp: dtype mismatch: x, min and max are {kinds}; gpugrad never "
+                        "promotes floats silently: cast with .to(dtype)")
+    # int tensors take the float tensor's dtype; clamped to a float number, float32 (PyTorch)
+    dt = floats.pop() if floats else "float32" if isinstance(lo, float) or \
+        isinstance(hi, float) else x.dtype
+    x, lo, hi = (t.to(dtype=dt) if isinstance(t, Tensor) and t.dtype != dt else t
+                 for t in (x, lo, hi))
+    return Clamp.apply(x, lo, hi)
+
+
+clip = clamp
 
 
 _CMP = {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal",

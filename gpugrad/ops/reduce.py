@@ -1,12 +1,24 @@
-"""Reductions over NumPy-style `axis` (None, int or tuple) with `keepdims`."""
+"""Reductions over NumPy-style `axis` (None, int or tuple) with `keepdims`.
+
+Each also takes PyTorch's spelling, `dim=` and `keepdim=`; giving both spellings of
+one argument raises. `max`/`min` return values only (NumPy's meaning, not PyTorch's
+`(values, indices)` pair): `argmax`/`argmin` give the indices.
+"""
 from __future__ import annotations
 
+import contextlib
+import math
 import operator
+import warnings
 
-from ..autograd import Function
+from ..autograd import Function, _wrap
+from ..tensor import Tensor
+from . import _common as rule
 from ._common import expand, fmean, fsum
+from .unary import _floating as _as_float
 
-__all__ = ["sum", "mean", "max", "min"]
+__all__ = ["sum", "mean", "max", "min", "argmax", "argmin", "var", "std", "norm",
+           "logsumexp"]
 
 
 def _axes(op, axis, ndim, what=None):
@@ -57,8 +69,64 @@ def _axis(op, axis, ndim, what=None):
     return _axes(op, axis, ndim, what)[0]
 
 
+def _dim(op, axis, dim, default=None):
+    """axis= (NumPy's name) or dim= (PyTorch's): the one given. Both raise, unless the
+    NumPy one is at its default (a signature cannot tell that from not given)."""
+    if dim is None:
+        return axis
+    if axis is not default:
+        raise TypeError(f"{op}: got both axis={axis!r} and dim={dim!r}; they are one "
+                        "argument (NumPy's and PyTorch's names): pass one of them")
+    return dim
+
+
+def _keepdim(op, keepdims, keepdim):
+    """keepdims= or keepdim=, checked as a bool; both given (keepdims not at its default
+    False) raise."""
+    if keepdim is not None:
+        if keepdims is not False:
+            raise TypeError(f"{op}: got both keepdims={keepdims!r} and keepdim={keepdim!r}; "
+                            "they are one argument (NumPy's and PyTorch's names): pass one")
+        keepdims = keepdim
+    return _flag(op, "keepdims", keepdims)
+
+
+def _tensor(op, x):
+    """TypeError naming op unless x is a Tensor."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__module__}."
+                        f"{type(x).__name__}")
+
+
+def _floating(op, x):
+    """TypeError naming op unless x is a float Tensor (var, std and norm take no ints, as torch)."""
+    _tensor(op, x)
+    if x._data.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point tensor, got {x._data.dtype} "
+                        f"(shape {tuple(x.shape)})")
+
+
+def _quiet(xp):
+    """NumPy's floating point warnings off, where a result of inf or nan is the answer
+    (log(0) = -inf of an empty sum); CuPy has none to silence."""
+    errstate = getattr(xp, "errstate", None)
+    return errstate(all="ignore") if errstate is not None else contextlib.nullcontext()
+
+
 def _kept_shape(shape, axes):
+    """shape with the reduced axes as 1s."""
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _out_shape(shape, axes, keepdims):
+    """A reduction's result shape."""
+    return _kept_shape(shape, axes) if keepdims else \
+        tuple(s for i, s in enumerate(shape) if i not in axes)
+
+
+def _count(shape, axes):
+    """How many elements each reduced slice holds."""
+    return math.prod(shape[a] for a in axes)
 
 
 def _spread(ctx, g, shape, axes, keepdims):
@@ -66,6 +134,18 @@ def _spread(ctx, g, shape, axes, keepdims):
     if not keepdims and axes:
         g = g.reshape(_kept_shape(shape, axes))
     return expand(ctx, g, shape)
+
+
+def _kept(y, shape, axes, keepdims):
+    """A reduction's result with its reduced axes back as 1s (broadcasts against x)."""
+    return y if keepdims or not axes else y.reshape(_kept_shape(shape, axes))
+
+
+def _upcast16(fn, X, *args):
+    """fn(X, ...) for float16 in float32, rounded once (squares of float16 overflow at 256)."""
+    if X.dtype.char == "e":
+        return fn(X.astype("float32"), *args).astype(X.dtype)
+    return fn(X, *args)
 
 
 class Sum(Function):
@@ -89,9 +169,7 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, g):
         axes, keepdims = ctx.axes, ctx.keepdims
-        count = 1
-        for a in axes:
-            count *= ctx.shape[a]
+        count = _count(ctx.shape, axes)
         # g / count rounds once; where count overflows the dtype (float16 past 65504)
         # the reciprocal does not.
         if count > float(ctx.backend.xp.finfo(g.dtype).max):
@@ -111,7 +189,7 @@ class _Extremum(Function):
             mask = (X == y).astype(X.dtype)
             mask /= fsum(mask, axes, keepdims=True)
             ctx.save_for_backward(mask)
-        return y if keepdims else y.reshape(tuple(s for i, s in enumerate(X.shape) if i not in axes))
+        return y if keepdims else y.reshape(_out_shape(X.shape, axes, False))
 
     @staticmethod
     def backward(ctx, g):
@@ -128,26 +206,303 @@ class Min(_Extremum):
     reduce = staticmethod(lambda X, **kw: X.min(**kw))
 
 
-def _reduction(cls, name, x, axis, keepdims):
-    axes = _axes(name, axis, x.ndim)
-    keepdims = _flag(name, "keepdims", keepdims)
+# ---- variance and standard deviation -------------------------------------------
+def _var_forward(X, axes, dof, keepdims):
+    """Sum of squared deviations from the mean over axes, divided by dof."""
+    d = X - fmean(X, axes, keepdims=True)
+    s = fsum(d * d, axes, keepdims)
+    # dof <= 0: PyTorch divides by 0 (inf, or nan where every deviation is 0)
+    return s / X.dtype.type(dof) if dof > 0 else s * X.dtype.type(math.inf)
+
+
+def _var_backward(ctx, G, x):
+    """d var / dx times G (already spread over x's shape): 2 (x - mean) / dof."""
+    axes, dof = ctx.axes, ctx.dof
+    if ctx.n == 0:
+        return G * 0.0
+    mean = x.mean(axis=axes, keepdims=True) if isinstance(x, Tensor) else \
+        fmean(x, axes, keepdims=True)
+    d = x - mean
+    if dof > 0:
+        return G * d * (2.0 / dof)
+    # PyTorch's rule where 2 / dof is infinite: nan where x is the mean, inf elsewhere
+    xp = ctx.backend.xp
+    D = rule.arr(d)
+    with _quiet(xp):
+        return G * xp.where(D == 0, D.dtype.type(math.nan), D.dtype.type(math.inf))
+
+
+class _Moment(Function):
+    """var and std: the forward and the shared part of their rules."""
+
+    @staticmethod
+    def forward(ctx, x, axes, dof, keepdims):
+        X = x._data
+        ctx.shape, ctx.axes, ctx.dof, ctx.keepdims = X.shape, axes, dof, keepdims
+        ctx.n = _count(X.shape, axes)
+        xp = ctx.backend.xp
+        if ctx.n == 0:  # the mean of nothing is nan, and so is its spread (PyTorch)
+            y = xp.full(_out_shape(X.shape, axes, keepdims), math.nan, X.dtype)
+        else:
+            with _quiet(xp):
+                y = _upcast16(_var_forward, X, axes, dof, keepdims)
+        if ctx.root:
+            y = xp.sqrt(y)
+        ctx.save_for_backward(x, y if ctx.root else None)
+        return y
+
+
+class Var(_Moment):
+    root = False
+
+    @staticmethod
+    def backward(ctx, g):
+        x, _ = ctx.saved_tensors
+        G = _spread(ctx, g, ctx.shape, ctx.axes, ctx.keepdims)
+        return _var_backward(ctx, G, x), None, None, None
+
+
+class Std(_Moment):
+    """sqrt(var); where std is 0 the gradient is 0, not 0 / 0 (PyTorch's rule)."""
+
+    root = True
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        zero = rule.arr(y) == 0
+        # a safe denominator where std is 0, so that no inf enters a recorded rule
+        gv = rule.where(ctx, zero, 0.0, g / (2 * rule.where(ctx, zero, 1.0, y)))
+        G = _spread(ctx, gv, ctx.shape, ctx.axes, ctx.keepdims)
+        return _var_backward(ctx, G, x), None, None, None
+
+
+def _moment(cls, op, x, axis, correction, keepdims, dim, keepdim, unbiased):
+    """var and std: check the arguments, warn where dof <= 0, apply cls."""
+    _floating(op, x)
+    axes = _axes(op, _dim(op, axis, dim), x.ndim)
+    keepdims = _keepdim(op, keepdims, keepdim)
+    if unbiased is not None:  # PyTorch's older spelling: unbiased=False is correction=0
+        if correction != 1:
+            raise TypeError(f"{op}: got both correction={correction!r} and "
+                            f"unbiased={unbiased!r}; pass one of them")
+        correction = int(_flag(op, "unbiased", unbiased))
+    if isinstance(correction, bool):  # torch's positional unbiased: x.var(0, False)
+        correction = int(correction)
+    if not isinstance(correction, (int, float)) or not math.isfinite(correction):
+        raise TypeError(f"{op}: correction must be a finite number, got {correction!r}")
+    n = _count(x.shape, axes)
+    dof = n - correction
+    if dof <= 0:
+        warnings.warn(f"{op}: degrees of freedom is <= 0 ({n} elements, correction "
+                      f"{correction}): the result is nan or inf", RuntimeWarning, stacklevel=3)
+    return cls.apply(x, axes, dof if dof > 0 else 0, keepdims)
+
+
+# ---- norms ------------------------------------------------------------------------
+def _norm_forward(X, p, axes, xp):
+    """The p-norm over axes, keeping them as 1s."""
+    A = xp.abs(X)
+    if p == 2:
+        return xp.sqrt(fsum(X * X, axes, keepdims=True))
+    if p == 1:
+        return fsum(A, axes, keepdims=True)
+    if p == math.inf:
+        return A.max(axis=axes, keepdims=True)
+    if p == -math.inf:
+        return A.min(axis=axes, keepdims=True)
+    if p == 0:
+        return fsum((X != 0).astype(X.dtype), axes, keepdims=True)
+    return fsum(A ** p, axes, keepdims=True) ** (1.0 / p)
+
+
+class Norm(Function):
+    """The vector p-norm over axes; its rule is PyTorch's, 0 (not nan) at a norm of 0."""
+
+    @staticmethod
+    def forward(ctx, x, p, axes, keepdims):
+        X = x._data
+        ctx.shape, ctx.p, ctx.axes, ctx.keepdims = X.shape, p, axes, keepdims
+        xp = ctx.backend.xp
+        with _quiet(xp):  # 0 ** -1 = inf and its kin are part of negative p's answer
+            y = _upcast16(_norm_forward, X, p, axes, xp)
+        if not keepdims:
+            y = y.reshape(_out_shape(X.shape, axes, False))
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        p, axes = ctx.p, ctx.axes
+        if p == 0:  # a count: its gradient is 0 everywhere, given as none (PyTorch)
+            return None, None, None, None
+        x, y = ctx.saved_tensors
+        G = _spread(ctx, g, ctx.shape, axes, ctx.keepdims)
+        y = _kept(y, ctx.shape, axes, ctx.keepdims)
+        xp = ctx.backend.xp
+        X, Y = rule.arr(x), rule.arr(y)
+        # a constant (its derivative is 0 wherever it exists); 0 at nan, as torch's sgn
+        sign = (X > 0).astype(X.dtype) - (X < 0).astype(X.dtype)
+        if p == 1:
+            return G * sign, None, None, None
+        if p == math.inf or p == -math.inf:
+            # the elements at the extremum (or nan) share the gradient, as in PyTorch
+            A = xp.abs(X)
+            hit = ((A == Y) | xp.isnan(A)).astype(X.dtype)
+            return G * (sign * hit / fsum(hit, axes, keepdims=True)), None, None, None
+        zero = Y == 0
+        safe_y = rule.where(ctx, zero, 1.0, y)
+        with _quiet(xp):
+            if p == 2:
+                gx = rule.where(ctx, zero, 0.0, G * x / safe_y)
+            elif p < 1:
+                # |x| ** (p - 1) is infinite at x = 0, where the gradient is 0
+                safe_a = rule.where(ctx, X == 0, 1.0, abs(x))
+                gx = sign * safe_a ** (p - 1) * G * y ** (1 - p)
+            else:
+                xs = sign * abs(x) ** (p - 1) if p < 2 else x * abs(x) ** (p - 2)
+                gx = xs * rule.where(ctx, zero, 0.0, G / safe_y ** (p - 1))
+        return gx, None, None, None
+
+
+def _norm_order(p, n_axes):
+    """p as a float ('fro' is 2 over at most 2 axes); other strings and nan raise."""
+    if isinstance(p, str):
+        if p == "fro":
+            if n_axes > 2:
+                raise ValueError(f"norm: p='fro' is the norm of a matrix: at most 2 axes, got "
+                                 f"{n_axes}; use p=2 for a vector norm over more")
+            return 2
+        raise ValueError(f"norm: p={p!r} is not supported (the vector p-norms and 'fro' are)")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) and not hasattr(p, "__float__"):
+        raise TypeError(f"norm: p must be a number or 'fro', got {p!r}")
+    p = float(p)
+    if math.isnan(p):
+        raise ValueError("norm: p must not be nan")
+    return p
+
+
+class LogSumExp(Function):
+    """log(sum(exp(x))) over axes, shifted by the max; rows of -inf give -inf (PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        X = x._data
+        ctx.shape, ctx.axes, ctx.keepdims = X.shape, axes, keepdims
+        xp = ctx.backend.xp
+        if _count(X.shape, axes) == 0:  # the log of an empty sum
+            y = xp.full(_out_shape(X.shape, axes, keepdims), -math.inf, X.dtype)
+        else:
+            m = X.max(axis=axes, keepdims=True)
+            # an infinite max would make inf - inf: shift by 0 there (PyTorch does too)
+            m = xp.where(xp.isinf(m), X.dtype.type(0), m)
+            with _quiet(xp):
+                y = xp.log(fsum(xp.exp(X - m), axes, keepdims=True))
+            y += m
+            if not keepdims:
+                y = y.reshape(_out_shape(X.shape, axes, False))
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        axes, keepdims = ctx.axes, ctx.keepdims
+        G = _spread(ctx, g, ctx.shape, axes, keepdims)
+        with _quiet(ctx.backend.xp):  # -inf - -inf: nan, as PyTorch's gradient there
+            return G * rule.exp(ctx, x - _kept(y, ctx.shape, axes, keepdims)), None, None
+
+
+# ---- public functions ----------------------------------------------------------------
+def _reduction(cls, name, x, axis, keepdims, dim=None, keepdim=None):
+    """Check a reduction's arguments (either spelling) and apply cls."""
+    _tensor(name, x)
+    axes = _axes(name, _dim(name, axis, dim), x.ndim)
+    keepdims = _keepdim(name, keepdims, keepdim)
     if name in ("max", "min") and any(x._data.shape[a] == 0 for a in axes):
         raise ValueError(f"{name}: reduction over an empty axis (shape {tuple(x.shape)}, "
-                         f"axis {axis}) has no identity")
-    return cls.apply(x, axes, bool(keepdims))
+                         f"axis {axis if dim is None else dim}) has no identity")
+    return cls.apply(x, axes, keepdims)
 
 
-def sum(x, axis=None, keepdims=False):
-    return _reduction(Sum, "sum", x, axis, keepdims)
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Sum over axis (None: all; an int or a tuple), keeping reduced axes as 1s if keepdims."""
+    return _reduction(Sum, "sum", x, axis, keepdims, dim, keepdim)
 
 
-def mean(x, axis=None, keepdims=False):
-    return _reduction(Mean, "mean", x, axis, keepdims)
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Mean over axis (None: all; an int or a tuple), keeping reduced axes if keepdims."""
+    return _reduction(Mean, "mean", x, axis, keepdims, dim, keepdim)
 
 
-def max(x, axis=None, keepdims=False):
-    return _reduction(Max, "max", x, axis, keepdims)
+def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Largest value over axis (values only: argmax gives indices); ties share the gradient."""
+    return _reduction(Max, "max", x, axis, keepdims, dim, keepdim)
 
 
-def min(x, axis=None, keepdims=False):
-    return _reduction(Min, "min", x, axis, keepdims)
+def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Smallest value over axis (values only: argmin gives indices); ties share the gradient."""
+    return _reduction(Min, "min", x, axis, keepdims, dim, keepdim)
+
+
+def _arg(op, x, axis, keepdims, dim, keepdim):
+    """argmax/argmin: int64 indices, no gradient."""
+    _tensor(op, x)
+    axis = _dim(op, axis, dim)
+    keepdims = _keepdim(op, keepdims, keepdim)
+    X, backend = x._data, x._backend
+    find = X.argmax if op == "argmax" else X.argmin
+    if axis is None:  # the index into the flattened tensor
+        if X.size == 0:
+            raise ValueError(f"{op}: an empty tensor (shape {tuple(x.shape)}) has no {op[3:]}")
+        out = backend.asarray(find())
+        if keepdims:
+            out = out.reshape((1,) * X.ndim)
+    elif X.ndim == 0:  # one element: its index along the only axis (0 or -1) is 0
+        _axes(op, axis, 0)
+        out = backend.asarray(find())
+    else:
+        a = _axis(op, axis, X.ndim)
+        if X.shape[a] == 0:
+            raise ValueError(f"{op}: axis {axis} of shape {tuple(x.shape)} is empty: no {op[3:]}")
+        out = find(axis=a, keepdims=keepdims)
+    return _wrap(out.astype("int64", copy=False), backend)
+
+
+def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Index (int64, no gradient) of the largest value along axis; None: into the flattened x."""
+    return _arg("argmax", x, axis, keepdims, dim, keepdim)
+
+
+def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Index (int64, no gradient) of the smallest value along axis; None: into the flattened x."""
+    return _arg("argmin", x, axis, keepdims, dim, keepdim)
+
+
+def var(x, axis=None, correction=1, keepdims=False, *, dim=None, keepdim=None, unbiased=None):
+    """Variance over axis, dividing by N - correction (1: unbiased, as torch.var)."""
+    return _moment(Var, "var", x, axis, correction, keepdims, dim, keepdim, unbiased)
+
+
+def std(x, axis=None, correction=1, keepdims=False, *, dim=None, keepdim=None, unbiased=None):
+    """Standard deviation over axis, sqrt(var(x, axis, correction)), as torch.std."""
+    return _moment(Std, "std", x, axis, correction, keepdims, dim, keepdim, unbiased)
+
+
+def norm(x, p=2, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Vector p-norm over axis (None: all): p any number, inf, -inf, 0 (a count) or 'fro'."""
+    _floating("norm", x)
+    axes = _axes("norm", _dim("norm", axis, dim), x.ndim)
+    keepdims = _keepdim("norm", keepdims, keepdim)
+    p = _norm_order(p, len(axes) if axis is not None or dim is not None else 0)
+    if (p < 0 or p == math.inf) and any(x._data.shape[a] == 0 for a in axes):
+        raise ValueError(f"norm: the {p:g} norm over an empty axis (shape {tuple(x.shape)}) "
+                         "has no identity")
+    return Norm.apply(x, p, axes, keepdims)
+
+
+def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """log(sum(exp(x))) over axis (None: all), without overflow; int input gives float32."""
+    x = _as_float("logsumexp", x)
+    axes = _axes("logsumexp", _dim("logsumexp", axis, dim), x.ndim)
+    return LogSumExp.apply(x, axes, _keepdim("logsumexp", keepdims, keepdim))

@@ -8,9 +8,10 @@ import operator
 from ..autograd import Function, _wrap
 from ..tensor import Tensor
 from ._common import _operand, broadcasts_to, expand, sum_to_array, unbroadcast
-from .reduce import _axes, _axis
+from .reduce import _axes, _axis, _dim
 
-__all__ = ["reshape", "transpose", "permute", "squeeze", "unsqueeze", "broadcast_to", "sum_to", "concatenate", "stack", "clone"]
+__all__ = ["reshape", "transpose", "permute", "squeeze", "unsqueeze", "flatten", "broadcast_to",
+           "sum_to", "concatenate", "cat", "stack", "clone"]
 
 
 class Reshape(Function):
@@ -78,8 +79,8 @@ def _index(op, x, index):
             if i._backend is not x._backend:
                 raise RuntimeError(f"{op}: index is on {i.device} but the tensor is on {x.device}")
             i = i._data
-        elif isinstance(i, list):
-            i = x._backend.asarray(_list_index(op, x, i))
+        elif isinstance(i, (list, tuple)):  # a tuple inside the index is a list (NumPy's, torch's)
+            i = x._backend.asarray(_list_index(op, x, list(i)))
         elif not (i is None or i is Ellipsis or isinstance(i, (int, slice)) or
                   x._backend.is_array(i) or isinstance(i, numbers.Integral)):
             raise IndexError(f"{op}: index of type {type(i).__module__}.{type(i).__name__} "
@@ -104,8 +105,8 @@ def _list_index(op, x, items):
                 raise RuntimeError(f"{op}: index is on {v.device} but the tensor is on "
                                    f"{x.device}")
             v = v._data
-        elif isinstance(v, list):
-            v = _list_index(op, x, v)
+        elif isinstance(v, (list, tuple)):
+            v = _list_index(op, x, list(v))
         out.append(v)
     return out
 
@@ -144,6 +145,7 @@ class IndexAdd(Function):
 
 
 def _index_add(backend, G, shape, index, basic):
+    """zeros(shape) with G added at index (repeated indices accumulate)."""
     out = backend.xp.zeros(shape, G.dtype)
     if basic:
         out[index] = G
@@ -262,6 +264,7 @@ def _dims(op, shape, infer=False):
 
 
 def reshape(x, shape):
+    """x with a new shape of the same size (one -1 is inferred); a view where NumPy can."""
     dims = _dims("reshape", shape, infer=True)
     known = math.prod(d for d in dims if d != -1)
     size = x._data.size
@@ -287,6 +290,7 @@ def transpose(x, dim0=None, dim1=None):
 
 
 def permute(x, *dims):
+    """x with its axes reordered: permute(x, 2, 0, 1) or permute(x, (2, 0, 1))."""
     if len(dims) == 1 and not isinstance(dims[0], int):
         dims = tuple(dims[0])
     n = x.ndim
@@ -297,8 +301,9 @@ def permute(x, *dims):
     return Permute.apply(x, axes)
 
 
-def squeeze(x, axis=None):
+def squeeze(x, axis=None, *, dim=None):
     """Drop axes of size 1: all of them, or those named (an int or a tuple) that have size 1."""
+    axis = _dim("squeeze", axis, dim)
     shape = x.shape
     axes = [i for i, s in enumerate(shape) if s == 1] if axis is None else \
         [a for a in _axes("squeeze", axis, len(shape)) if shape[a] == 1]
@@ -307,15 +312,36 @@ def squeeze(x, axis=None):
     return reshape(x, tuple(s for i, s in enumerate(shape) if i not in axes))
 
 
-def unsqueeze(x, axis):
-    """Insert an axis of size 1 at position axis, in [-ndim - 1, ndim]."""
+def unsqueeze(x, axis=None, *, dim=None):
+    """Insert an axis of size 1 at position axis (or dim), in [-ndim - 1, ndim]."""
+    axis = _dim("unsqueeze", axis, dim)
+    if axis is None:
+        raise TypeError("unsqueeze: missing the position of the new axis (axis= or dim=)")
     shape = list(x.shape)
     n = len(shape)
     shape.insert(_axis("unsqueeze", axis, n + 1, f"inserting into a tensor of {n} dimensions"), 1)
     return reshape(x, tuple(shape))
 
 
+def flatten(x, start_dim=0, end_dim=-1):
+    """Merge axes start_dim..end_dim (inclusive) into one, as torch.flatten; a 0-d x gives (1,)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"flatten: expected a Tensor, got {type(x).__module__}.{type(x).__name__}")
+    shape = x.shape
+    if not shape:  # PyTorch: axes 0 and -1 name the 0-d tensor's only (virtual) axis
+        _axes("flatten", start_dim, 0)
+        _axes("flatten", end_dim, 0)
+        return reshape(x, (1,))
+    start = _axis("flatten", start_dim, len(shape))
+    end = _axis("flatten", end_dim, len(shape))
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                         f"for shape {tuple(shape)}")
+    return reshape(x, shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
+
+
 def broadcast_to(x, shape):
+    """x broadcast to shape (a view); its gradient sums back over the broadcast axes."""
     shape = _dims("broadcast_to", shape)
     if x._data.shape == shape:
         return x
@@ -369,6 +395,7 @@ def _torch_order(index):
 
 
 def getitem(x, index):
+    """x[index], with PyTorch's axis order where ints and arrays mix."""
     index, basic = _index("getitem", x, index)
     split = _torch_order(index)
     if split is not None:
@@ -378,6 +405,7 @@ def getitem(x, index):
 
 
 def index_put(x, index, value):
+    """Out of place `x[index] = value`: a new tensor (what an in-place setitem records)."""
     index, basic = _index("setitem", x, index)
     if not isinstance(value, Tensor):  # numbers stay numbers; arrays of another library raise
         value = _operand("setitem", value, x)
@@ -397,6 +425,7 @@ def index_put(x, index, value):
 
 
 def _tensors(op, tensors):
+    """tensors as a list; a lone Tensor or a non-sequence raises."""
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise TypeError(f"{op}: expected a list or tuple of Tensors, got "
                         f"{type(tensors).__name__}")
@@ -404,6 +433,7 @@ def _tensors(op, tensors):
 
 
 def _same_kind(op, xs):
+    """Check that xs is a non-empty list of Tensors of one dtype."""
     if not xs:
         raise ValueError(f"{op}: expected a non-empty sequence of tensors")
     for i, x in enumerate(xs):
@@ -416,13 +446,20 @@ def _same_kind(op, xs):
                         f"{sorted(str(d) for d in dtypes)}")
 
 
-def concatenate(tensors, axis=0):
+def concatenate(tensors, axis=0, *, dim=None):
+    """Join tensors along an existing axis (or dim); gg.cat is the same function."""
+    axis = _dim("concatenate", axis, dim, default=0)
     tensors = _tensors("concatenate", tensors)
     _same_kind("concatenate", tensors)
     return Concatenate.apply(_axis("concatenate", axis, tensors[0].ndim), *tensors)
 
 
-def stack(tensors, axis=0):
+cat = concatenate  # PyTorch's name
+
+
+def stack(tensors, axis=0, *, dim=None):
+    """Join same-shape tensors along a new axis (or dim)."""
+    axis = _dim("stack", axis, dim, default=0)
     tensors = _tensors("stack", tensors)
     _same_kind("stack", tensors)
     n = tensors[0].ndim
@@ -431,10 +468,12 @@ def stack(tensors, axis=0):
 
 
 def clone(x):
+    """A copy of x in new memory that keeps its place in the graph."""
     return Clone.apply(x)
 
 
 def cast(x, dtype):
+    """x converted to dtype; an int or bool result carries no gradient."""
     dtype = x._backend.xp.dtype(dtype)
     if dtype.kind not in "biuf":
         raise TypeError(f"cast: tensors hold bools, integers and floats, not {dtype}")
@@ -444,4 +483,5 @@ def cast(x, dtype):
 
 
 def to_device(x, backend):
+    """An explicit copy of x to another device; the gradient travels back."""
     return ToDevice.apply(x, backend)

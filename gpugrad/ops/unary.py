@@ -1,18 +1,39 @@
-"""Elementwise functions. Sigmoid is fused: its forward and backward are backend kernels."""
+"""Elementwise functions. Sigmoid is fused: its forward and backward are backend kernels.
+
+The transcendental ones (exp, log, sqrt, tanh, sigmoid, sin, cos, softplus) of an
+int or bool tensor give float32 without a gradient, as in PyTorch.
+"""
 from __future__ import annotations
 
-from ..autograd import Function
-from ..tensor import Tensor
+import math
 
-__all__ = ["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "softplus"]
+from ..autograd import Function, _wrap
+from ..tensor import Tensor
+from . import _common as rule
+
+__all__ = ["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "softplus",
+           "sin", "cos"]
 
 
 def _floating(op, x):
+    """x as a float tensor: an int or bool one becomes float32 (PyTorch's default dtype;
+    it carries no gradient either way)."""
     if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    if x._data.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating point tensor, got {x._data.dtype} "
-                        f"(shape {tuple(x.shape)})")
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__module__}.{type(x).__name__}")
+    kind = x._data.dtype.kind
+    if kind == "f":
+        return x
+    if kind in "biu":
+        return _wrap(x._data.astype("float32"), x._backend)
+    raise TypeError(f"{op}: expected a floating point, integer or bool tensor, got "
+                    f"{x._data.dtype} (shape {tuple(x.shape)})")
+
+
+def _number(op, name, value):
+    """A number argument (int or float, not bool), else TypeError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{op}: {name} must be a number, got {value!r}")
+    return value
 
 
 class Exp(Function):
@@ -111,6 +132,7 @@ class SigmoidBackward(Function):
 
 
 def _sigmoid_backward(ctx, y, gy):
+    """gy * y * (1 - y): the kernel on arrays, the recorded op on Tensors."""
     # On arrays the kernel itself; on Tensors the op, so that it is recorded.
     if isinstance(y, Tensor):
         return SigmoidBackward.apply(y, gy)
@@ -146,58 +168,113 @@ class LeakyRelu(Function):
 
 
 class Softplus(Function):
-    """log(1 + exp(x)) without overflow; its derivative is sigmoid(x)."""
+    """log(1 + exp(beta x)) / beta without overflow, and x itself where beta x > threshold
+    (PyTorch's); the derivative is sigmoid(beta x), and 1 on the linear part."""
 
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx, x, beta, threshold):
+        X = x._data
+        ctx.beta, ctx.threshold = beta, threshold
         ctx.save_for_backward(x)
-        return ctx.backend.xp.logaddexp(x._data.dtype.type(0), x._data)
+        bx = X * beta if beta != 1 else X
+        y = ctx.backend.xp.logaddexp(X.dtype.type(0), bx)
+        if beta != 1:
+            y /= beta
+        return ctx.backend.xp.where(bx > threshold, X, y)
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * (Sigmoid.apply(x) if isinstance(x, Tensor) else ctx.backend.sigmoid_stable(x))
+        beta = ctx.beta
+        bx = x * beta if beta != 1 else x
+        linear = rule.arr(bx) > ctx.threshold
+        if isinstance(x, Tensor):
+            return g * rule.where(ctx, linear, 1.0, Sigmoid.apply(bx)), None, None
+        s = ctx.backend.sigmoid_stable(bx)
+        return g * ctx.backend.xp.where(linear, s.dtype.type(1), s), None, None
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return ctx.backend.xp.sin(x._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (cos(x) if isinstance(x, Tensor) else ctx.backend.xp.cos(x))
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return ctx.backend.xp.cos(x._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return -(g * (sin(x) if isinstance(x, Tensor) else ctx.backend.xp.sin(x)))
 
 
 def exp(x):
-    _floating("exp", x)
-    return Exp.apply(x)
+    """e ** x, elementwise."""
+    return Exp.apply(_floating("exp", x))
 
 
 def log(x):
-    _floating("log", x)
-    return Log.apply(x)
+    """Natural logarithm, elementwise."""
+    return Log.apply(_floating("log", x))
 
 
 def sqrt(x):
-    _floating("sqrt", x)
-    return Sqrt.apply(x)
+    """Square root, elementwise."""
+    return Sqrt.apply(_floating("sqrt", x))
 
 
 def abs(x):
+    """|x|, elementwise; the gradient at 0 is 0 (PyTorch's subgradient)."""
     return Abs.apply(x)
 
 
 def tanh(x):
-    _floating("tanh", x)
-    return Tanh.apply(x)
+    """Hyperbolic tangent, elementwise."""
+    return Tanh.apply(_floating("tanh", x))
 
 
 def sigmoid(x):
-    _floating("sigmoid", x)
-    return Sigmoid.apply(x)
+    """1 / (1 + exp(-x)), elementwise (a fused kernel on CUDA)."""
+    return Sigmoid.apply(_floating("sigmoid", x))
 
 
 def relu(x):
+    """max(x, 0), elementwise; the gradient at 0 is 0."""
     return Relu.apply(x)
 
 
 def leaky_relu(x, negative_slope=0.01):
+    """x where x > 0, negative_slope * x elsewhere."""
     if not isinstance(negative_slope, (int, float)) or isinstance(negative_slope, bool):
         raise TypeError(f"leaky_relu: negative_slope must be a number, got {negative_slope!r}")
     return LeakyRelu.apply(x, negative_slope)
 
 
-def softplus(x):
-    _floating("softplus", x)
-    return Softplus.apply(x)
+def softplus(x, beta=1, threshold=20):
+    """log(1 + exp(beta x)) / beta, and x where beta x > threshold (torch's softplus)."""
+    x = _floating("softplus", x)
+    beta = _number("softplus", "beta", beta)
+    threshold = _number("softplus", "threshold", threshold)
+    if beta == 0 or math.isnan(beta):
+        raise ValueError(f"softplus: beta must be a nonzero number, got {beta!r}")
+    return Softplus.apply(x, beta, threshold)
+
+
+def sin(x):
+    """Sine, elementwise (radians)."""
+    return Sin.apply(_floating("sin", x))
+
+
+def cos(x):
+    """Cosine, elementwise (radians)."""
+    return Cos.apply(_floating("cos", x))

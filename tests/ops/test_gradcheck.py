@@ -203,7 +203,7 @@ def _ops_in_graph(out):
             continue
         seen.add(id(n))
         names.add(type(n).__name__)
-        stack.extend(e[0] for e in n._next if e is not None and e[1] >= 0)
+        stack.extend(e[0] for e in n._next if e and e[1] >= 0)
     return names
 
 
