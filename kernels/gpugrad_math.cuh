@@ -145,4 +145,27 @@ GG_HD A ce_grad(A x, A m, A l, const ce_coef<A>& k, bool is_label, A smooth_w) {
     return v - smooth_w;
 }
 
+// ---- softmax cross-entropy, class-probability targets ---------------------
+// Per row, with wt_c = w_c ((1-eps) t_c + eps/C) (PyTorch's smoothed target, in
+// its order of operations, times the class weight), mass = sum_c wt_c and
+// dot = sum_c wt_c (x_c - m), both accumulated in a second pass once m is known:
+//   loss = -sum_c wt_c log_softmax_c = mass l - dot
+// The gradients, with s the row's factor (ce_row_scale; 'mean' divides by the
+// number of rows) and nl_c = l - (x_c - m) = -log_softmax_c:
+//   d x_c = exp(-nl_c) (s mass) - wt_c s,   d t_c = nl_c (s (1-eps) w_c)
+template <class A>
+GG_HD A ce_soft_target(A t, A w, A one_minus_eps, A eps_over_c, bool smoothing) {
+    return (smoothing ? t * one_minus_eps + eps_over_c : t) * w;
+}
+
+template <class A> GG_HD A ce_soft_loss(A mass, A l, A dot) { return mass * l - dot; }
+
+template <class A> GG_HD A ce_neg_log_softmax(A x, A m, A l) { return l - (x - m); }
+
+template <class A> GG_HD A ce_soft_grad_x(A nl, A s_mass, A wt, A scale) {
+    return exp_(-nl) * s_mass - wt * scale;
+}
+
+template <class A> GG_HD A ce_soft_grad_t(A nl, A s_w) { return nl * s_w; }
+
 }  // namespace gg

@@ -273,6 +273,173 @@ def test_sce_float16_long_rows_do_not_overflow(be):
     np.testing.assert_allclose(float(loss), np.log(131072), rtol=2e-3)
 
 
+# ---- class-probability targets ---------------------------------------------------------------
+def _probs_case(rng, N, C, S, dtype, weighted, scale=1.0):
+    x = (rng.standard_normal((N, C, S)) * scale).astype(dtype)
+    t = rng.dirichlet(np.ones(C), (N, S)).transpose(0, 2, 1).astype(dtype)
+    w = rng.uniform(0.2, 2.0, C).astype(dtype) if weighted else None
+    return x, t, w
+
+
+def _check_probs(be, x, t, w, eps, reduction, dtype, need=(True, True), dx=None, dt=None,
+                 dw=None):
+    """Forward and backward of both backends on the same (host) inputs; dx, dt, dw may be
+    device views to use instead of fresh contiguous copies."""
+    dx = dev(x) if dx is None else dx
+    dt = dev(t) if dt is None else dt
+    dw = (None if w is None else dev(w)) if dw is None else dw
+    loss, stat = be.softmax_cross_entropy_probs_forward(dx, dt, dw, eps, reduction)
+    r_loss, r_stat = cpu.softmax_cross_entropy_probs_forward(x, t, w, eps, reduction)
+    N, C, S = x.shape
+    assert loss.dtype == x.dtype and loss.shape == r_loss.shape
+    assert stat.shape == (3, N, S) and stat.dtype == r_stat.dtype
+    scale = float(np.abs(x.astype(np.float64)).max()) if x.size else 1.0
+    close(stat, r_stat, dtype, scale)
+    close(loss, r_loss, dtype, scale)
+    rng = np.random.default_rng(0)
+    g = (rng.standard_normal((N, S)) if reduction == "none" else np.array(0.7)).astype(dtype)
+    gx, gt = be.softmax_cross_entropy_probs_backward(dx, dt, stat, dev(g), dw, eps, reduction,
+                                                     *need)
+    r_gx, r_gt = cpu.softmax_cross_entropy_probs_backward(x, t, r_stat, g, w, eps, reduction,
+                                                          *need)
+    for got, want in ((gx, r_gx), (gt, r_gt)):
+        assert (got is None) == (want is None)
+        if got is not None:
+            assert got.shape == x.shape and got.dtype == x.dtype
+    if gx is not None:
+        close(gx, r_gx, dtype)
+    if gt is not None:
+        close(gt, r_gt, dtype, scale)  # -log_softmax grows with the logits' spread
+    be.synchronize()
+    return host(loss), None if gx is None else host(gx), None if gt is None else host(gt)
+
+
+PROB_COMBOS = list(itertools.product([False, True], [0.0, 0.1], ["none", "sum", "mean"],
+                                     [(True, True), (True, False), (False, True)]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("C", [2, 3, 1000, 50000])
+def test_sce_probs_matches_cpu_all_options(be, dtype, C):
+    rng = np.random.default_rng(C + 1)
+    N = 4 if C == 50000 else 37
+    for weighted, eps, reduction, need in PROB_COMBOS:
+        x, t, w = _probs_case(rng, N, C, 1, dtype, weighted)
+        _check_probs(be, x, t, w, eps, reduction, dtype, need)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(3, 7, 5), (2, 1000, 3), (64, 21, 300), (1, 3000, 2)],
+                         ids=str)
+def test_sce_probs_class_axis_in_the_middle(be, dtype, shape):
+    rng = np.random.default_rng(sum(shape) + 1)
+    for weighted, eps, reduction in [(False, 0.0, "mean"), (True, 0.1, "none"),
+                                     (True, 0.1, "mean")]:
+        x, t, w = _probs_case(rng, *shape, dtype, weighted)
+        _check_probs(be, x, t, w, eps, reduction, dtype)
+
+
+def test_sce_probs_non_contiguous_inputs(be):
+    rng = np.random.default_rng(12)
+    xb = rng.standard_normal((16, 40, 6)).astype(np.float32)
+    tb = rng.uniform(0, 1, (16, 40, 6)).astype(np.float32)
+    wb = rng.uniform(0.5, 2, 40).astype(np.float32)
+    x, t, w = xb[:, ::2, ::2], tb[:, ::2, ::2], wb[::2]
+    dx, dt, dw = dev(xb)[:, ::2, ::2], dev(tb)[:, ::2, ::2], dev(wb)[::2]
+    assert not dx.flags.c_contiguous and not dt.flags.c_contiguous
+    _check_probs(be, x, t, w, 0.1, "mean", np.float32, dx=dx, dt=dt, dw=dw)
+
+
+@pytest.mark.parametrize("shape", [(0, 4, 1), (3, 0, 1), (0, 0, 2)], ids=str)
+def test_sce_probs_empty(be, shape):
+    x = np.zeros(shape, np.float32)
+    for reduction in ["none", "sum", "mean"]:
+        loss, gx, gt = _check_probs(be, x, x, None, 0.1, reduction, np.float32)
+        if reduction == "mean":
+            assert np.isnan(loss)  # PyTorch: the mean of an empty input is NaN
+        else:
+            assert (loss == 0).all()
+
+
+def test_sce_probs_far_first_logit_keeps_precision(be):
+    """The dot with x - m is taken after m is known (a second pass over the row): a first
+    logit at -1e4 with no target mass costs no float32 precision."""
+    rng = np.random.default_rng(13)
+    for C in (300, 5000):
+        x, t, _ = _probs_case(rng, 4, C, 1, np.float32, False)
+        x[:, 0] = -1e4
+        t[:, 0] = 0
+        loss, _, _ = _check_probs(be, x, t, None, 0.0, "none", np.float32)
+        ref, _ = cpu.softmax_cross_entropy_probs_forward(x.astype(np.float64),
+                                                         t.astype(np.float64), None, 0.0, "none")
+        # 5e-6: float32 rounding over the row; a dot taken against the first logit (-1e4)
+        # would be off by about 1e-3 (a float32 simulation of that scheme)
+        np.testing.assert_allclose(loss, ref, rtol=5e-6)
+
+
+def test_sce_probs_non_finite_rows_match_cpu(be):
+    inf = np.inf
+    x = np.array([[-inf, 0.0, 1.0], [-inf, 0.0, 1.0], [-inf, -inf, -inf]])[..., None]
+    t = np.array([[0.0, 0.5, 0.5], [0.5, 0.25, 0.25], [0.2, 0.3, 0.5]])[..., None]
+    loss, _ = be.softmax_cross_entropy_probs_forward(dev(x), dev(t), None, 0.0, "none")
+    ref, _ = cpu.softmax_cross_entropy_probs_forward(x, t, None, 0.0, "none")
+    np.testing.assert_array_equal(host(loss), ref)  # NaN, inf, NaN
+
+
+def test_sce_probs_share_the_compiled_module(be):
+    b = CUDABackend(0)
+    x = dev(np.random.default_rng(0).standard_normal((8, 10, 1)).astype(np.float32))
+    t = dev(np.full((8, 10, 1), 0.1, np.float32))
+    b.softmax_cross_entropy_forward(x, dev(np.zeros((8, 1), np.int64)), None, -100, 0.0, "mean")
+    _, stat = b.softmax_cross_entropy_probs_forward(x, t, None, 0.1, "mean")
+    b.softmax_cross_entropy_probs_backward(x, t, stat, dev(np.float32(1)), None, 0.1, "mean",
+                                           True, True)
+    assert b.compile_count == 1
+
+
+# ---- binary cross-entropy --------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bce_matches_cpu(be, dtype):
+    rng = np.random.default_rng(14)
+    x = rng.uniform(0, 1, (50, 7)).astype(dtype)
+    t = rng.uniform(0, 1, (50, 7)).astype(dtype)
+    x[0, :4] = [0, 1, 0, 1]
+    t[0, :4] = [0, 0, 1, 1]
+    w = rng.uniform(0.5, 2, (7,)).astype(dtype)
+    for weight in (None, w):
+        dw = None if weight is None else dev(weight)
+        loss = be.binary_cross_entropy_forward(dev(x), dev(t), dw)
+        want = cpu.binary_cross_entropy_forward(x, t, weight)
+        np.testing.assert_array_equal(np.isfinite(host(loss)), np.isfinite(want))
+        close(loss, want, dtype, 100)
+        g = rng.standard_normal((50, 7)).astype(dtype)
+        gx, gt = be.binary_cross_entropy_backward(dev(x), dev(t), dw, dev(g), True, True)
+        r_gx, r_gt = cpu.binary_cross_entropy_backward(x, t, weight, g, True, True)
+        for got, ref in ((gx, r_gx), (gt, r_gt)):
+            assert got.dtype == x.dtype and got.shape == x.shape
+            np.testing.assert_allclose(host(got).astype(np.float64), ref.astype(np.float64),
+                                       rtol={np.float16: 2e-3, np.float32: 1e-5,
+                                             np.float64: 1e-11}[dtype])
+    be.synchronize()
+
+
+def test_bce_out_of_range_is_reported_at_the_next_sync(be):
+    be.synchronize()
+    x = dev(np.array([0.5, 1.5], np.float32))
+    t = dev(np.array([1.0, 0.0], np.float32))
+    loss = be.binary_cross_entropy_forward(x, t, None)  # no sync, no raise
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: all elements of input and "
+                                         r"target should be between 0 and 1, but one is not "
+                                         r"\(or is NaN\); found on cuda:0"):
+        be.to_numpy(loss)
+    be.synchronize()  # reported once
+    be.binary_cross_entropy_forward(t, dev(np.array([np.nan, 0.5], np.float32)), None)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        be.synchronize()
+    be.binary_cross_entropy_forward(x[:1], t[:1], None)  # in range: nothing to report
+    be.synchronize()
+
+
 # ---- bad labels: reported at the next sync, never silently ---------------------------------
 def test_bad_label_raises_at_synchronize(be):
     be.synchronize()

@@ -29,14 +29,18 @@ pytestmark = pytest.mark.skipif(NVCC is None, reason="nvcc not found (CUDA toolk
 CTYPES = {"float16": "gg::half", "float32": "float", "float64": "double"}
 ARCHS = ("sm_80", "sm_90")
 ENTRIES = {"sigmoid.cu": ("sigmoid_forward", "sigmoid_backward"),
-           "softmax_cross_entropy.cu": ("sce_forward", "sce_finish", "sce_backward")}
+           "softmax_cross_entropy.cu": ("sce_forward", "sce_finish", "sce_backward",
+                                        "sce_soft_forward", "sce_soft_backward")}
 cpu = CPUBackend()
 
 # ---- 1. PTX -----------------------------------------------------------------------
 
 
 def test_every_kernel_file_is_covered():
-    assert sorted(p.name for p in KERNELS.glob("*.cu")) == sorted(ENTRIES)
+    # optim*.cu are preambles of cupy.ElementwiseKernel (no __global__ of their own),
+    # compiled and checked by tests/optim/test_optim_kernels_host.py.
+    raw_modules = [p.name for p in KERNELS.glob("*.cu") if not p.name.startswith("optim")]
+    assert sorted(raw_modules) == sorted(ENTRIES)
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +83,8 @@ def test_kernel_compiles_to_ptx(ptx, file, dtype, arch):
 #       -> stat (2*N*S: each row's max m, then each row's l), loss (N*S), out, den,
 #          gx (N*C*S)
 # g is N*S values for 'none' (reduction 0), else one value.
+#   ceprob N C S G U eps has_w reduction x... t... [w...] g...   (t: N*C*S probabilities)
+#       -> stat (3*N*S: m, l, mass), loss (N*S), out, gx (N*C*S), gt (N*C*S)
 HOST_PROGRAM = r"""
 #include "gpugrad_math.cuh"
 #include <cstdio>
@@ -215,6 +221,81 @@ static int ce() {
     return 0;
 }
 
+// sce_soft_forward / sce_soft_backward, row by row: the first pass folds the
+// lanes' (m, s) as above; the second accumulates each lane's mass and dot
+// against the row's m, summed by the same butterfly as group_sum.
+template <class A, int U>
+static int ceprob() {
+    const long N = (long)rd(), C = (long)rd(), S = (long)rd();
+    const int G = (int)rd();
+    (void)rd();  // U, fixed by the template
+    const double eps = rd();
+    const bool has_w = rd() != 0;
+    const int reduction = (int)rd();
+    const long R = N * S;
+    std::vector<A> x(N * C * S), t(N * C * S), w(C, A(1));
+    for (auto& v : x) v = (A)rd();
+    for (auto& v : t) v = (A)rd();
+    if (has_w) for (auto& v : w) v = (A)rd();
+    std::vector<A> g(reduction == GG_NONE ? R : 1);
+    for (auto& v : g) v = (A)rd();
+    const bool smoothing = eps != 0.0;
+    const A ome = A(1.0 - eps), eoc = A(eps / C);
+    std::vector<A> m(R), l(R), mass(R), loss(R);
+    A total = A(0);
+    for (long r = 0; r < R; ++r) {
+        const long n = r / S, base = n * C * S + (r - n * S);
+        std::vector<std::pair<A, A>> lanes(G);
+        for (int lane = 0; lane < G; ++lane) {
+            A mm, s;
+            lse_init(mm, s);
+            for (long c0 = lane; c0 < C; c0 += (long)G * U) {
+                A v[U];
+                for (int k = 0; k < U; ++k) {
+                    const long c = c0 + (long)k * G;
+                    v[k] = c < C ? x[base + c * S] : -lim<A>::inf();
+                }
+                lse_push(mm, s, v);
+            }
+            lanes[lane] = {mm, s};
+        }
+        const std::pair<A, A> ms = group_lse(lanes);
+        m[r] = ms.first;
+        l[r] = log_(ms.second);
+        std::vector<A> lm(G, A(0)), ld(G, A(0));
+        for (int lane = 0; lane < G; ++lane)
+            for (long c = lane; c < C; c += G) {
+                const A wt = ce_soft_target(t[base + c * S], w[c], ome, eoc, smoothing);
+                lm[lane] += wt;
+                ld[lane] += wt * (x[base + c * S] - m[r]);
+            }
+        mass[r] = group_sum(lm);
+        loss[r] = ce_soft_loss(mass[r], l[r], group_sum(ld));
+        total += loss[r];
+    }
+    std::vector<A> gx(N * C * S), gt(N * C * S);
+    for (long r = 0; r < R; ++r) {
+        const long n = r / S, base = n * C * S + (r - n * S);
+        const A scale = ce_row_scale(g[reduction == GG_NONE ? r : 0], A(R), reduction);
+        const A s_mass = scale * mass[r], s_t = scale * ome;
+        for (long c = 0; c < C; ++c) {
+            const long i = base + c * S;
+            const A nl = ce_neg_log_softmax(x[i], m[r], l[r]);
+            gx[i] = ce_soft_grad_x(nl, s_mass, ce_soft_target(t[i], w[c], ome, eoc, smoothing),
+                                   scale);
+            gt[i] = ce_soft_grad_t(nl, s_t * w[c]);
+        }
+    }
+    for (A v : m) wr(v);
+    for (A v : l) wr(v);
+    for (A v : mass) wr(v);
+    for (A v : loss) wr(v);
+    wr(reduction == GG_NONE ? A(0) : ce_reduce(total, A(R), reduction));
+    for (A v : gx) wr(v);
+    for (A v : gt) wr(v);
+    return 0;
+}
+
 template <class A>
 static int run(const char* op) {
     if (!std::strcmp(op, "sigmoid")) {
@@ -234,6 +315,7 @@ static int run(const char* op) {
     }
     // the kernels unroll by 16 bytes of storage: 4 floats, 2 doubles
     if (!std::strcmp(op, "ce")) return sizeof(A) == 4 ? ce<A, 4>() : ce<A, 2>();
+    if (!std::strcmp(op, "ceprob")) return sizeof(A) == 4 ? ceprob<A, 4>() : ceprob<A, 2>();
     return 2;
 }
 
@@ -392,3 +474,81 @@ def test_softmax_cross_entropy_all_ignored(host_program):
     stat, loss, out, den, gx = _run_ce(host_program, "float32", x, t, None, 0.0, "mean",
                                        np.array(1.0, np.float32), 4)
     assert den == 0 and np.isnan(out) and (gx == 0).all() and (loss == 0).all()
+
+
+# ---- class-probability targets ----------------------------------------------------------
+def _run_ceprob(host_program, dtype, x, t, w, eps, reduction, g, G):
+    N, C, S = x.shape
+    U = 16 // np.dtype(dtype).itemsize
+    red = {"none": 0, "sum": 1, "mean": 2}[reduction]
+    parts = [[N, C, S, G, U, eps, w is not None, red], x, t]
+    if w is not None:
+        parts.append(w)
+    parts.append(g)
+    out = host_program("ceprob", dtype, *parts)
+    R, n = N * S, N * C * S
+    stat, loss = out[:3 * R].reshape(3, N, S), out[3 * R:4 * R].reshape(N, S)
+    total, rest = out[4 * R], out[4 * R + 1:]
+    return stat, loss, total, rest[:n].reshape(N, C, S), rest[n:].reshape(N, C, S)
+
+
+def _probs_case(rng, N, C, S, dtype, weighted, scale=1.0):
+    x = (rng.standard_normal((N, C, S)) * scale).astype(dtype)
+    t = rng.dirichlet(np.ones(C), (N, S)).transpose(0, 2, 1).astype(dtype)
+    w = rng.uniform(0.2, 2.0, C).astype(dtype) if weighted else None
+    return x, t, w
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+@pytest.mark.parametrize("shape,G", [((5, 2, 1), 1), ((6, 37, 1), 8), ((3, 1000, 1), 32),
+                                     ((2, 5000, 1), 256), ((3, 7, 5), 1), ((2, 64, 3), 32)],
+                         ids=lambda v: str(v))
+def test_softmax_cross_entropy_probs_matches_cpu(host_program, dtype, weighted, eps, shape, G):
+    rng = np.random.default_rng(hash(("probs", shape, G, weighted, eps)) % 2**32)
+    x, t, w = _probs_case(rng, *shape, dtype, weighted)
+    tol, gtol = _ce_tol(dtype, x)
+    N, C, S = x.shape
+    for reduction in ("none", "sum", "mean"):
+        g = (rng.standard_normal((N, S)) if reduction == "none" else np.array(0.7)).astype(dtype)
+        stat, loss, out, gx, gt = _run_ceprob(host_program, dtype, x, t, w, eps, reduction, g, G)
+        ref_loss, ref_stat = cpu.softmax_cross_entropy_probs_forward(x, t, w, eps, reduction)
+        ref_gx, ref_gt = cpu.softmax_cross_entropy_probs_backward(
+            x, t, ref_stat, g, w, eps, reduction, True, True)
+        np.testing.assert_allclose(stat, ref_stat, **tol)
+        np.testing.assert_allclose(loss if reduction == "none" else out, ref_loss, **tol)
+        np.testing.assert_allclose(gx, ref_gx, **gtol)
+        # d/dt is -log_softmax times per-row factors: it grows with the logits' spread
+        np.testing.assert_allclose(gt, ref_gt, **tol)
+
+
+@pytest.mark.parametrize("G", [1, 32, 256])
+def test_softmax_cross_entropy_probs_far_reference_keeps_precision(host_program, G):
+    """A row whose first logit is far below its max, with the target's mass at the max:
+    dot is taken against the row's max (a second pass), not against the first logit,
+    so the loss keeps float32 precision (against x_ref = -1e4 it is off by about 1e-3)."""
+    rng = np.random.default_rng(5)
+    x, t, _ = _probs_case(rng, 4, 300, 1, "float32", False)
+    x[:, 0] = -1e4
+    t[:, 0] = 0
+    t /= t.sum(axis=1, keepdims=True)
+    _, loss, _, gx, _ = _run_ceprob(host_program, "float32", x, t, None, 0.0, "none",
+                                    np.ones((4, 1), np.float32), G)
+    ref_loss, ref_stat = cpu.softmax_cross_entropy_probs_forward(
+        x.astype(np.float64), t.astype(np.float64), None, 0.0, "none")
+    np.testing.assert_allclose(loss, ref_loss, rtol=2e-6)
+
+
+def test_softmax_cross_entropy_probs_nonfinite_rows_match_cpu(host_program):
+    """-inf logits: a zero target there gives NaN (0 * -inf, as PyTorch), a positive one
+    inf; a row of only -inf is NaN. The host kernel arithmetic agrees with the oracle."""
+    inf = np.inf
+    x = np.array([[-inf, 0.0, 1.0], [-inf, 0.0, 1.0], [-inf, -inf, -inf]])[..., None]
+    t = np.array([[0.0, 0.5, 0.5], [0.5, 0.25, 0.25], [0.2, 0.3, 0.5]])[..., None]
+    _, loss, _, _, _ = _run_ceprob(host_program, "float64", x, t, None, 0.0, "none",
+                                   np.ones((3, 1)), 1)
+    ref_loss, _ = cpu.softmax_cross_entropy_probs_forward(x, t, None, 0.0, "none")
+    np.testing.assert_array_equal(np.isnan(loss), np.isnan(ref_loss))
+    np.testing.assert_array_equal(loss[1], ref_loss[1])
+    assert np.isnan(ref_loss[0, 0]) and ref_loss[1, 0] == inf and np.isnan(ref_loss[2, 0])

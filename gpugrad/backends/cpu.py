@@ -231,6 +231,137 @@ class CPUBackend:
             gx -= smooth if weight is None else smooth * weight.reshape((C,) + (1,) * (x.ndim - 2))
         return gx.reshape(shape).astype(out_dtype, copy=False)
 
+    # ---- fused softmax cross-entropy, class-probability targets ---------
+    # x and t (N, C, S), weight (C,) or None. Per row r, with t' = (1-eps) t + eps/C
+    # (PyTorch's order of operations), wt_c = w_c t'_c, A = sum_c wt_c, m the row's
+    # max and l the log of its sum of exp(x - m):
+    #   loss_r = -sum_c wt_c log_softmax_c = A l - sum_c wt_c (x_c - m)
+    # 'mean' divides the sum by the rows N*S (PyTorch: numel / C), NaN when x is empty.
+    # The backward needs (m, l, A) per row: stat (3, N, S).
+    @staticmethod
+    def _smoothed(t, weight, eps, C):
+        """wt = w * ((1-eps) t + eps/C), broadcast over (N, C, S)."""
+        wt = t * (1 - eps) + eps / C if eps else t
+        return wt if weight is None else wt * weight[:, None]
+
+    # Non-finite logits give NaN or inf losses, as in PyTorch: the answer, not a warning.
+    @np.errstate(invalid="ignore", divide="ignore")
+    def softmax_cross_entropy_probs_forward(self, x, t, weight, label_smoothing, reduction):
+        """Returns (loss, stat): stat (3, N, S) holds each row's m, l and A."""
+        out_dtype = x.dtype
+        cdt = self._compute_dtype(x)
+        x, t = x.astype(cdt, copy=False), t.astype(cdt, copy=False)
+        N, C, S = x.shape
+        stat = np.zeros((3, N, S), cdt)
+        if x.size:
+            m, logsum, mass = stat
+            np.maximum.reduce(x, axis=1, out=m)
+            e = x - m[:, None]
+            wt = self._smoothed(t, None if weight is None else weight.astype(cdt, copy=False),
+                                label_smoothing, C)
+            np.sum(wt, axis=1, out=mass)
+            dot = (wt * e).sum(axis=1)
+            np.exp(e, out=e)
+            np.log(e.sum(axis=1), out=logsum)
+            del e, wt
+            loss = mass * logsum
+            loss -= dot
+        else:  # no classes (or no rows): each row's sum is empty, its loss 0
+            loss = np.zeros((N, S), cdt)
+        if reduction == "none":
+            out = loss
+        elif reduction == "sum":
+            out = loss.sum()
+        else:
+            out = loss.sum() / (N * S) if x.size else np.asarray(np.nan)
+        return np.asarray(out, dtype=out_dtype), stat
+
+    @np.errstate(invalid="ignore", divide="ignore")
+    def softmax_cross_entropy_probs_backward(self, x, t, stat, g, weight, label_smoothing,
+                                             reduction, need_x=True, need_t=False):
+        """(d loss/d x or None, d loss/d t or None) in one pass over x (and t for d x):
+        d x_c = s (A softmax_c - wt_c), d t_c = s (1-eps) w_c (l - (x_c - m)), with s the
+        row's factor: g per row ('none'), g ('sum') or g / (N*S) ('mean')."""
+        out_dtype = x.dtype
+        if x.size == 0:
+            return (np.zeros(x.shape, out_dtype) if need_x else None,
+                    np.zeros(x.shape, out_dtype) if need_t else None)
+        cdt = self._compute_dtype(x)
+        N, C, S = x.shape
+        x = x.astype(cdt, copy=False)
+        stat = stat.astype(cdt, copy=False)[:, :, None]  # (3, N, 1, S): over the classes
+        g = g.astype(cdt, copy=False)
+        s = g.reshape(N, 1, S) if g.ndim else g
+        if reduction == "mean":
+            s = s / cdt.type(max(N * S, 1))
+        if weight is not None:
+            weight = weight.astype(cdt, copy=False)
+        eps = label_smoothing
+        gx = gt = None
+        neg_logp = x - stat[0]  # l - (x - m): the row's -log_softmax
+        np.subtract(stat[1], neg_logp, out=neg_logp)
+        if need_t:
+            f = s * (1 - eps)
+            gt = neg_logp * (f if weight is None else f * weight[:, None])
+        if need_x:
+            wt = self._smoothed(t.astype(cdt, copy=False), weight, eps, C)
+            gx = np.negative(neg_logp, out=neg_logp)
+            np.exp(gx, out=gx)
+            gx *= s * stat[2]
+            gx -= wt * s
+        return (None if gx is None else gx.astype(out_dtype, copy=False),
+                None if gt is None else gt.astype(out_dtype, copy=False))
+
+    # ---- binary cross-entropy on probabilities ---------------------------
+    def check_unit_interval(self, op, what, a):
+        """Raise ValueError naming op when an element of a is outside [0, 1] (or NaN)."""
+        if a.size and not (a.min() >= 0 and a.max() <= 1):
+            bad = a[~((a >= 0) & (a <= 1))].flat[0]
+            raise ValueError(f"{op}: all elements of {what} should be between 0 and 1, got "
+                             f"{bad} in {what} of shape {a.shape}")
+
+    def binary_cross_entropy_forward(self, x, t, weight):
+        """The elementwise loss -w (t log x + (1-t) log(1-x)), each log clamped at -100."""
+        self.check_unit_interval("binary_cross_entropy", "input", x)
+        self.check_unit_interval("binary_cross_entropy", "target", t)
+        with np.errstate(divide="ignore"):  # log(0) = -inf is clamped: not an error here
+            return bce_loss(np, x, t, weight)
+
+    def binary_cross_entropy_backward(self, x, t, weight, g, need_x, need_t):
+        """(d/dx, d/dt) of the elementwise loss times g, PyTorch's formulas (or None)."""
+        with np.errstate(divide="ignore"):
+            return bce_grads(np, x, t, weight, g, need_x, need_t)
+
+
+# float32(1e-12), PyTorch's clamp of x (1 - x) in the BCE gradient for every dtype
+_BCE_EPS = 9.999999960041972e-13
+
+
+def bce_loss(xp, x, t, weight):
+    """(t - 1) max(log1p(-x), -100) - t max(log x, -100), times weight: PyTorch's form.
+    Shared by the backends (xp: numpy or cupy)."""
+    loss = xp.maximum(xp.log1p(-x), -100)
+    loss *= t - 1
+    loss -= t * xp.maximum(xp.log(x), -100)
+    if weight is not None:
+        loss *= weight
+    return loss
+
+
+def bce_grads(xp, x, t, weight, g, need_x, need_t):
+    """PyTorch's BCE gradients: g w (x - t) / max((1 - x) x, 1e-12) for x, and the
+    unclamped g w (log(1 - x) - log(x)) for t. g is 0-d or of x's shape."""
+    if weight is not None:
+        g = g * weight
+    gx = gt = None
+    if need_x:
+        gx = g * (x - t) / xp.maximum((1 - x) * x, _BCE_EPS)
+        gx = xp.broadcast_to(gx, x.shape).copy() if gx.shape != x.shape else gx
+    if need_t:
+        gt = g * (xp.log(1 - x) - xp.log(x))
+        gt = xp.broadcast_to(gt, t.shape).copy() if gt.shape != t.shape else gt
+    return gx, gt
+
 
 _F32 = np.dtype(np.float32)
 # Counts up to which a float of each compute dtype holds every integer (others: none

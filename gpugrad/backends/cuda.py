@@ -6,7 +6,8 @@ cupy.RawModule once per (device, source file, dtype) and kept; every scalar
 (sizes, ignore_index, smoothing, threads per row) is a kernel argument.
 
 Nothing here waits for the GPU except to_numpy and synchronize, which is also
-where a bad softmax_cross_entropy label, found by the kernel, is reported.
+where a bad softmax_cross_entropy label, found by the kernel, or a
+binary_cross_entropy value outside [0, 1], found by a device-side check, is reported.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import Device, get_backend
+from .cpu import bce_grads, bce_loss
 from ..cuda import CUDAUnavailableError, unavailable_reason
 
 try:
@@ -29,7 +31,8 @@ except Exception as e:  # missing or broken CuPy: say which and how to fix it
 # ---- kernel sources -------------------------------------------------------------
 _KERNELS = {
     "sigmoid.cu": ("sigmoid_forward", "sigmoid_backward"),
-    "softmax_cross_entropy.cu": ("sce_forward", "sce_finish", "sce_backward"),
+    "softmax_cross_entropy.cu": ("sce_forward", "sce_finish", "sce_backward",
+                                 "sce_soft_forward", "sce_soft_backward"),
 }
 _CTYPE = {np.dtype(np.float16): "gg::half", np.dtype(np.float32): "float",
           np.dtype(np.float64): "double"}
@@ -145,7 +148,11 @@ class CUDABackend:
             # {flag, label, C, ignore_index}: written by the first kernel thread
             # that meets a label out of range, read at the next host sync.
             self._bad_label = cupy.zeros(4, dtype=cupy.int64)
+            # Set on the device when a value that must lie in [0, 1] does not (BCE's
+            # input or target); read, with the label flag, at the next host sync.
+            self._bad_range = cupy.zeros((), dtype=cupy.bool_)
         self._labels_unchecked = False
+        self._ranges_unchecked: dict[str, set[str]] = {}  # op -> the arguments checked
 
     def __repr__(self):
         return f"CUDABackend({self.device})"
@@ -204,7 +211,7 @@ class CUDABackend:
     def to_numpy(self, a) -> np.ndarray:
         with self._ctx:
             out = cupy.asnumpy(a)  # waits for the stream: the flag below is final
-            self._check_labels()
+            self._check_deferred()
         return out
 
     def from_dlpack(self, obj):
@@ -246,9 +253,20 @@ class CUDABackend:
     def synchronize(self):
         with self._ctx:
             self._dev.synchronize()
-            self._check_labels()
+            self._check_deferred()
 
-    def _check_labels(self):
+    def _check_deferred(self):
+        """Raise what the device found since the last sync: a bad label, a value outside [0, 1]."""
+        if self._ranges_unchecked:
+            pending, self._ranges_unchecked = self._ranges_unchecked, {}
+            if bool(self._bad_range):
+                self._bad_range.fill(False)
+                where = "; ".join(f"{op}: all elements of {' and '.join(sorted(what))} "
+                                  "should be between 0 and 1"
+                                  for op, what in sorted(pending.items()))
+                raise ValueError(
+                    f"{where}, but one is not (or is NaN); found on {self.device} and reported "
+                    "at this synchronization (the loss computed from it is meaningless)")
         if not self._labels_unchecked:
             return
         self._labels_unchecked = False
@@ -259,6 +277,28 @@ class CUDABackend:
                 f"softmax_cross_entropy: label {label} is outside [0, {C}) and is not "
                 f"ignore_index ({ignore_index}); found on {self.device} by the forward kernel "
                 "and reported at this synchronization (the loss of that row is NaN)")
+
+    def check_unit_interval(self, op, what, a):
+        """As CPUBackend's, without waiting for the GPU: a device-side flag, raised as
+        ValueError at the next synchronization (to_numpy, item, synchronize)."""
+        if a.size == 0:
+            return
+        with self._ctx:
+            ok = ((a >= 0) & (a <= 1)).all()  # NaN compares False: flagged
+            cupy.logical_or(self._bad_range, ~ok, out=self._bad_range)
+        self._ranges_unchecked.setdefault(op, set()).add(what)
+
+    def binary_cross_entropy_forward(self, x, t, weight):
+        """The elementwise loss, with CPUBackend's formula (bce_loss)."""
+        self.check_unit_interval("binary_cross_entropy", "input", x)
+        self.check_unit_interval("binary_cross_entropy", "target", t)
+        with self._ctx:
+            return bce_loss(cupy, x, t, weight)
+
+    def binary_cross_entropy_backward(self, x, t, weight, g, need_x, need_t):
+        """(d/dx, d/dt) with CPUBackend's formulas (bce_grads)."""
+        with self._ctx:
+            return bce_grads(cupy, x, t, weight, g, need_x, need_t)
 
     # ---- fused sigmoid ----------------------------------------------------
     def sigmoid_forward(self, x):
@@ -331,7 +371,8 @@ class CUDABackend:
                     stat, loss, partial, self._bad_label))
                 self._labels_unchecked = True
             ks["sce_finish"]((1,), (_FINISH_THREADS,), (
-                partial, np.int64(nblocks), np.int32(red), None if red == 0 else out, den))
+                partial, np.int64(nblocks), np.int32(red), np.float64(-1),
+                None if red == 0 else out, den))
         return out, stat, den
 
     def softmax_cross_entropy_backward(self, x, t, stat, g, den, weight,
@@ -362,6 +403,63 @@ class CUDABackend:
                 np.int32(red), np.int64(R), np.int32(C), np.int64(S), np.int64(ignore_index),
                 np.float64(label_smoothing), np.int32(G), gx))
         return gx
+
+    # ---- fused softmax cross-entropy, class-probability targets -----------
+    # Same contract and formulas as CPUBackend's (see cpu.py): x and t (N, C, S).
+    def softmax_cross_entropy_probs_forward(self, x, t, weight, label_smoothing, reduction):
+        """Returns (loss, stat): stat (3, N, S), each row's max, log-sum of exps and
+        target mass in the accumulation dtype."""
+        dt = x.dtype
+        ks = self.kernels("softmax_cross_entropy.cu", dt)
+        N, C, S = x.shape
+        R = N * S
+        red = _REDUCTION[reduction]
+        work = R if C else 0  # no classes: every row's loss is an empty sum, 0
+        G, block = _row_layout(C, S, R)
+        nblocks = -(-work // (block // G))
+        with self._ctx:
+            stat = (cupy.empty if work else cupy.zeros)((3, N, S), _ACC[dt])
+            loss = (cupy.empty if work else cupy.zeros)((N, S), dt) if red == 0 else None
+            out = loss if red == 0 else cupy.empty((), dt)
+            partial = cupy.empty(2 * max(nblocks, 1), _ACC[dt])
+            if work:
+                x, t = _contiguous(x), _contiguous(t)
+                weight = None if weight is None else _contiguous(weight.astype(dt, copy=False))
+                ks["sce_soft_forward"]((nblocks,), (block,), (
+                    x, t, weight, np.int64(R), np.int32(C), np.int64(S),
+                    np.float64(label_smoothing), np.int32(G), stat, loss, partial))
+            if red:
+                # the mean divides by the rows; by 0 (NaN, as in PyTorch) when x is empty
+                ks["sce_finish"]((1,), (_FINISH_THREADS,), (
+                    partial, np.int64(nblocks), np.int32(red), np.float64(work),
+                    out, cupy.empty((), _ACC[dt])))
+        return out, stat
+
+    def softmax_cross_entropy_probs_backward(self, x, t, stat, g, weight, label_smoothing,
+                                             reduction, need_x=True, need_t=False):
+        """(d loss/d x or None, d loss/d t or None) in one pass (see cpu.py)."""
+        dt = x.dtype
+        ks = self.kernels("softmax_cross_entropy.cu", dt)
+        N, C, S = x.shape
+        R = N * S
+        red = _REDUCTION[reduction]
+        with self._ctx:
+            gx = cupy.empty((N, C, S), dt) if need_x else None
+            gt = cupy.empty((N, C, S), dt) if need_t else None
+            if R == 0 or C == 0 or not (need_x or need_t):
+                return gx, gt
+            x, t = _contiguous(x), _contiguous(t)
+            weight = None if weight is None else _contiguous(weight.astype(dt, copy=False))
+            stat = _contiguous(stat.astype(_ACC[dt], copy=False))
+            g = g.astype(dt, copy=False)
+            g = _contiguous(cupy.broadcast_to(g, (N, S))) if red == 0 else g.reshape(())
+            G, block = _row_layout(C, S, R)
+            ks["sce_soft_backward"]((-(-R // (block // G)),), (block,), (
+                x, t, weight, stat, g, np.int32(red == 0), np.int32(red), np.float64(R),
+                np.int64(R), np.int32(C), np.int64(S), np.float64(label_smoothing),
+                np.int32(G), gx, gt))
+        return gx, gt
+
 
 
 def make(index):

@@ -4,18 +4,21 @@ from __future__ import annotations
 import math
 import numbers
 
-from ..autograd import Function
+from ..autograd import Function, _wrap
 from ..tensor import Tensor
 from . import _common as rule
 from ._common import as_tensor, broadcasts_to, fsum
-from .reduce import _axis
+from .reduce import _axes, _axis
 
-__all__ = ["softmax", "log_softmax", "softmax_cross_entropy", "mse_loss", "binary_cross_entropy_with_logits"]
+__all__ = ["softmax", "log_softmax", "softmax_cross_entropy", "one_hot", "mse_loss",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
 
 class Softmax(Function):
+    """softmax along one axis; the backward needs only the result."""
+
     @staticmethod
     def forward(ctx, x, axis):
         xp = ctx.backend.xp
@@ -39,6 +42,8 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    """log_softmax along one axis; the backward needs only the result."""
+
     @staticmethod
     def forward(ctx, x, axis):
         xp = ctx.backend.xp
@@ -61,14 +66,35 @@ class LogSoftmax(Function):
         return g - rule.exp(ctx, y) * rule.sum(g, ctx.axis, keepdims=True), None
 
 
-def softmax(x, axis=-1):
-    axis = _axis("softmax", axis, x.ndim)
-    return Softmax.apply(x, axis)
+def _softmax_axis(op, axis, dim):
+    """The one axis of softmax/log_softmax, spelled axis= or dim= (not both); -1 if neither."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{op}: got both axis={axis!r} and dim={dim!r}; pass one of them")
+        axis = dim
+    return -1 if axis is None else axis
 
 
-def log_softmax(x, axis=-1):
-    axis = _axis("log_softmax", axis, x.ndim)
-    return LogSoftmax.apply(x, axis)
+def _along(cls, op, x, axis, dim):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    axis = _softmax_axis(op, axis, dim)
+    if x.ndim == 0:
+        # PyTorch: one element along its only axis (0 or -1), so 1 (softmax) or 0
+        # (log_softmax), with gradient 0; the 1-element rule gives exactly that.
+        _axes(op, axis, 0)
+        return cls.apply(x.reshape(1), 0).reshape(())
+    return cls.apply(x, _axis(op, axis, x.ndim))
+
+
+def softmax(x, axis=None, dim=None):
+    """exp(x) / sum(exp(x)) along axis (or dim; default -1), as torch.softmax."""
+    return _along(Softmax, "softmax", x, axis, dim)
+
+
+def log_softmax(x, axis=None, dim=None):
+    """x - logsumexp(x) along axis (or dim; default -1), as torch.log_softmax."""
+    return _along(LogSoftmax, "log_softmax", x, axis, dim)
 
 
 # ---- softmax cross-entropy ----------------------------------------------------
@@ -91,6 +117,8 @@ def _positions(shape):
 
 
 class SoftmaxCrossEntropy(Function):
+    """Cross-entropy against integer labels, fused (see the backends for the formulas)."""
+
     @staticmethod
     def forward(ctx, x, t, weight, opts):
         X, T = x._data, t._data
@@ -186,33 +214,114 @@ def _inverse(den, dtype):
     return xp.where(d == 0, 0, 1 / xp.where(d == 0, 1, d)).astype(dtype)
 
 
-def softmax_cross_entropy(logits, labels, weight=None, ignore_index=-100, reduction="mean",
-                          label_smoothing=0.0):
-    """Cross-entropy of softmax(logits) against integer labels; PyTorch's cross_entropy.
+class SoftmaxCrossEntropyProbs(Function):
+    """Cross-entropy against class probabilities t (N, C, d1, ...), per row r:
+    loss_r = -sum_c w_c t'_c log_softmax(x)_c,  t' = (1-eps) t + eps/C,
+    and 'mean' divides the sum by the number of rows N*d1*... (PyTorch's definition).
 
-    logits (N, C) or (N, C, d1, ...); labels (N,) or (N, d1, ...) integers in [0, C)
-    or ignore_index; weight (C,) rescales each class.
+    Gradients, with s_r the row's factor (g_r, g or g/rows) and A_r = sum_c w_c t'_c:
+    d/dx_c = s_r (A_r softmax(x)_c - w_c t'_c),  d/dt_c = -s_r (1-eps) w_c log_softmax(x)_c.
+    """
+
+    @staticmethod
+    def forward(ctx, x, t, weight, opts):
+        X = x._data
+        loss, stat = ctx.backend.softmax_cross_entropy_probs_forward(
+            _rows(X), _rows(t._data), None if weight is None else weight._data, *opts)
+        if opts[1] == "none":
+            loss = loss.reshape(X.shape[:1] + X.shape[2:])
+        ctx.opts = opts
+        # Backward needs the logits, the targets and three numbers per row (max,
+        # log-sum of exps and A_r): no softmax is kept.
+        ctx.save_for_backward(x, t, weight, stat)
+        return loss
+
+    @staticmethod
+    def backward(ctx, g):
+        nx, nt = ctx.needs_input_grad[:2]
+        x, t, weight, stat = ctx.saved_tensors
+        if isinstance(x, Tensor):  # create_graph: the same formulas, recorded
+            gx, gt = _probs_grads(x, g, t, weight, ctx.opts, nx, nt)
+        else:
+            N = x.shape[0]
+            G = g.reshape(N, _positions(x.shape)) if ctx.opts[1] == "none" else g
+            gx, gt = ctx.backend.softmax_cross_entropy_probs_backward(
+                _rows(x), _rows(t), stat, G, weight, *ctx.opts, nx, nt)
+            gx = None if gx is None else gx.reshape(x.shape)
+            gt = None if gt is None else gt.reshape(x.shape)
+        return gx, gt, None, None
+
+
+def _probs_grads(x, g, t, weight, opts, nx, nt):
+    """SoftmaxCrossEntropyProbs's gradients as Tensor ops (differentiable again)."""
+    eps, reduction = opts
+    C = x.shape[1]
+    keep = (x.shape[0], 1) + x.shape[2:]  # per-row values broadcast over classes
+    if reduction == "none":
+        s = g.reshape(keep)
+    elif reduction == "mean":
+        s = g / max(x.shape[0] * _positions(x.shape), 1)
+    else:
+        s = g
+    w = None if weight is None else weight.reshape((1, C) + (1,) * (x.ndim - 2))
+    gx = gt = None
+    if nx:
+        wt = t * (1 - eps) + eps / max(C, 1) if eps else t  # C = 0: nothing to smooth
+        if w is not None:
+            wt = wt * w
+        gx = (softmax(x, axis=1) * wt.sum(axis=1, keepdims=True) - wt) * s
+    if nt:
+        f = -(1 - eps) * s
+        gt = log_softmax(x, axis=1) * (f if w is None else f * w)
+    return gx, gt
+
+
+def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean",
+                          label_smoothing=0.0):
+    """Cross-entropy of softmax(logits) against class indices or class probabilities, as
+    torch.nn.functional.cross_entropy.
+
+    logits (N, C), (N, C, d1, ...) or unbatched (C,); target either integer labels
+    (N,), (N, d1, ...) or () in [0, C) or ignore_index, or float class probabilities
+    of the logits' shape and dtype (ignore_index then must stay negative, as in
+    PyTorch); weight (C,) rescales each class.
     """
     op = "softmax_cross_entropy"
     if not isinstance(logits, Tensor):
         raise TypeError(f"{op}: logits must be a Tensor, got {type(logits).__name__}")
-    if logits.ndim < 2:
-        raise ValueError(f"{op}: logits must be (N, C) or (N, C, d1, ...), got shape "
-                         f"{tuple(logits.shape)}")
+    if logits.ndim < 1:
+        raise ValueError(f"{op}: logits must be (C,), (N, C) or (N, C, d1, ...), got a 0-d "
+                         "tensor")
     if logits.dtype.kind != "f":
         raise TypeError(f"{op}: logits must be floating point, got {logits.dtype}")
-    labels = as_tensor(labels, logits, op)
-    if labels.dtype.kind not in "iu":
-        raise TypeError(f"{op}: labels must be integers (class indices), got {labels.dtype}")
-    want = logits.shape[:1] + logits.shape[2:]
-    if labels.shape != want:
-        raise ValueError(f"{op}: labels of shape {tuple(labels.shape)} do not match logits of "
-                         f"shape {tuple(logits.shape)} (expected labels of shape {want})")
+    target = as_tensor(target, logits, op)
+    probs = target.dtype.kind == "f"
+    if not probs and target.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must be integer class indices or float class "
+                        f"probabilities, got {target.dtype}")
+    C = logits.shape[1] if logits.ndim > 1 else logits.shape[0]
+    if probs:
+        if target.shape != logits.shape:
+            raise ValueError(f"{op}: class-probability target of shape {tuple(target.shape)} "
+                             f"does not match logits of shape {tuple(logits.shape)} (a float "
+                             "target has the logits' shape; class indices are integers)")
+        if target.dtype != logits.dtype:
+            raise TypeError(f"{op}: class-probability target dtype {target.dtype} differs from "
+                            f"logits dtype {logits.dtype}; cast explicitly with .to(dtype)")
+    else:
+        want = logits.shape[:1] + logits.shape[2:] if logits.ndim > 1 else ()
+        if target.shape != want:
+            raise ValueError(f"{op}: labels of shape {tuple(target.shape)} do not match logits "
+                             f"of shape {tuple(logits.shape)} (expected labels of shape {want})")
+    if logits.ndim == 1:  # unbatched, as in PyTorch: one row
+        loss = softmax_cross_entropy(logits.reshape(1, C), target.reshape((1,) + target.shape),
+                                     weight, ignore_index, reduction, label_smoothing)
+        return loss.reshape(()) if reduction == "none" else loss
     if weight is not None:
         weight = as_tensor(weight, logits, op)
-        if weight.shape != (logits.shape[1],):
-            raise ValueError(f"{op}: weight must have shape ({logits.shape[1]},) for "
-                             f"{logits.shape[1]} classes, got {tuple(weight.shape)}")
+        if weight.shape != (C,):
+            raise ValueError(f"{op}: weight must have shape ({C},) for {C} classes, got "
+                             f"{tuple(weight.shape)}")
         if weight.dtype != logits.dtype:
             raise TypeError(f"{op}: weight dtype {weight.dtype} differs from logits dtype "
                             f"{logits.dtype}; cast explicitly")
@@ -226,8 +335,48 @@ def softmax_cross_entropy(logits, labels, weight=None, ignore_index=-100, reduct
     if not isinstance(label_smoothing, numbers.Real) or not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be a number in [0, 1], got "
                          f"{label_smoothing!r}")
+    if probs:
+        if ignore_index >= 0:
+            # PyTorch refuses it too: no row of a probability target is a class to ignore.
+            raise ValueError(f"{op}: ignore_index ({ignore_index}) is not supported for "
+                             "class-probability targets; leave it negative (default -100)")
+        return SoftmaxCrossEntropyProbs.apply(logits, target, weight,
+                                              (float(label_smoothing), reduction))
     opts = (int(ignore_index), float(label_smoothing), reduction)
-    return SoftmaxCrossEntropy.apply(logits, labels, weight, opts)
+    return SoftmaxCrossEntropy.apply(logits, target, weight, opts)
+
+
+def one_hot(labels, num_classes=-1):
+    """Integer labels (any shape) as int64 one-hot vectors along a new last axis, as
+    torch.nn.functional.one_hot; num_classes=-1 takes max(labels) + 1."""
+    op = "one_hot"
+    if not isinstance(labels, Tensor):
+        raise TypeError(f"{op}: labels must be a Tensor, got {type(labels).__name__}")
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{op}: labels must be integers (class indices), got {labels.dtype}")
+    if not isinstance(num_classes, numbers.Integral) or isinstance(num_classes, bool):
+        raise TypeError(f"{op}: num_classes must be an int, got {num_classes!r}")
+    if num_classes < -1:
+        raise ValueError(f"{op}: num_classes must be -1 (infer) or at least 0, got {num_classes}")
+    xp = labels._backend.xp
+    L = labels._data
+    if L.size == 0:
+        if num_classes <= 0:
+            raise ValueError(f"{op}: cannot infer the number of classes from labels of shape "
+                             f"{tuple(labels.shape)} (empty); pass num_classes")
+    else:
+        # Data preparation, not a recorded op: the range check reads the labels back
+        # (on CUDA a synchronization, as num_classes=-1 needs anyway).
+        lo, hi = int(L.min()), int(L.max())
+        if lo < 0:
+            raise ValueError(f"{op}: class values must be non-negative, got label {lo}")
+        if num_classes == -1:
+            num_classes = hi + 1
+        elif hi >= num_classes:
+            raise ValueError(f"{op}: class values must be smaller than num_classes "
+                             f"({num_classes}), got label {hi}")
+    out = (L[..., None] == xp.arange(int(num_classes))).astype(xp.int64)
+    return _wrap(out, labels._backend)
 
 
 # ---- composite losses ------------------------------------------------------------
@@ -268,6 +417,7 @@ def _fits(op, w, input, what):
 
 
 def mse_loss(input, target, reduction="mean"):
+    """Mean squared error (input - target)^2, reduced as torch.nn.functional.mse_loss."""
     target = _like("mse_loss", target, input, "target")
     _same_shape("mse_loss", input, target)
     d = input - target
@@ -293,4 +443,77 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     return _reduce(op, loss, reduction)
 
 
-from .unary import softplus  # noqa: E402
+# torch's clamp of x (1 - x) in the BCE gradient: 1e-12 rounded to float32, also for
+# float64 (its gradient at x = 0, t = 1 is -1.0000000039958e12, not -1e12).
+_BCE_EPS = 9.999999960041972e-13
+
+
+class BinaryCrossEntropy(Function):
+    """-w (t log x + (1-t) log(1-x)) with each log clamped at -100, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, x, t, weight, reduction):
+        W = None if weight is None else weight._data
+        loss = ctx.backend.binary_cross_entropy_forward(x._data, t._data, W)
+        ctx.reduction = reduction
+        ctx.save_for_backward(x, t, weight)
+        if reduction == "none":
+            return loss
+        total = fsum(loss)
+        if reduction == "sum":
+            return total
+        return total / loss.size if loss.size else total * math.nan  # PyTorch: NaN if empty
+
+    @staticmethod
+    def backward(ctx, g):
+        nx, nt = ctx.needs_input_grad[:2]
+        x, t, weight = ctx.saved_tensors
+        if ctx.reduction == "mean":
+            g = g / max(math.prod(x.shape), 1)
+        if not isinstance(x, Tensor):
+            return (*ctx.backend.binary_cross_entropy_backward(x, t, weight, g, nx, nt),
+                    None, None)
+        # create_graph: PyTorch's first derivatives as Tensor ops, differentiable again
+        # (its clamp of x (1 - x) at 1e-12 included, and its unclamped target gradient).
+        if weight is not None:
+            g = g * weight
+        gx = gt = None
+        if nx:
+            gx = rule.expand(ctx, g * (x - t) / maximum((1 - x) * x, _BCE_EPS), x.shape)
+        if nt:
+            gt = rule.expand(ctx, g * (log(1 - x) - log(x)), t.shape)
+        return gx, gt, None, None
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """Binary cross-entropy of probabilities input against target, as
+    torch.nn.functional.binary_cross_entropy (each log clamped at -100).
+
+    Values outside [0, 1] raise on the CPU; on CUDA they are found by the device and
+    reported at the next synchronization (.item(), .numpy()), as a bad label is.
+    """
+    op = "binary_cross_entropy"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be floating point (probabilities), got {input.dtype}")
+    target = _like(op, target, input, "target")
+    if target.dtype != input.dtype:
+        raise TypeError(f"{op}: target dtype {target.dtype} differs from input dtype "
+                        f"{input.dtype}; cast explicitly with .to(dtype)")
+    _same_shape(op, input, target)
+    if weight is not None:
+        weight = _fits(op, weight, input, "weight")
+        if weight.dtype != input.dtype:
+            raise TypeError(f"{op}: weight dtype {weight.dtype} differs from input dtype "
+                            f"{input.dtype}; cast explicitly with .to(dtype)")
+        if weight.requires_grad:
+            raise ValueError(f"{op}: the gradient with respect to weight is not supported; "
+                             "pass weight.detach()")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    return BinaryCrossEntropy.apply(input, target, weight, reduction)
+
+
+from .arith import maximum  # noqa: E402
+from .unary import log, softplus  # noqa: E402

@@ -125,9 +125,11 @@ def test_label_out_of_range_names_the_label():
 
 
 @pytest.mark.parametrize("call,exc,msg", [
-    (lambda: gg.softmax_cross_entropy(logits((4,)), gg.tensor([0])), ValueError, r"\(N, C\).*got shape \(4,\)"),
+    (lambda: gg.softmax_cross_entropy(logits(()), gg.tensor(0)), ValueError, r"\(N, C\).*got a 0-d"),
+    (lambda: gg.softmax_cross_entropy(logits((4,)), gg.tensor([0])), ValueError, r"labels of shape \(1,\) do not match logits of shape \(4,\) \(expected labels of shape \(\)\)"),
     (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([0, 1])), ValueError, r"labels of shape \(2,\).*\(3, 4\)"),
-    (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([0.0, 1.0, 2.0])), TypeError, "labels must be integers"),
+    (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([0.0, 1.0, 2.0])), ValueError, r"class-probability target of shape \(3,\) does not match logits of shape \(3, 4\)"),
+    (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([True, False, True])), TypeError, "target must be integer class indices or float class probabilities, got bool"),
     (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([0, 1, 2]), weight=gg.tensor([1.0, 2.0])), ValueError, r"weight must have shape \(4,\)"),
     (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([0, 1, 2]), weight=gg.tensor([1.0] * 4, dtype=gg.float64)), TypeError, "weight dtype float64 differs"),
     (lambda: gg.softmax_cross_entropy(logits(), gg.tensor([0, 1, 2]), reduction="avg"), ValueError, "reduction must be one of"),
@@ -135,7 +137,7 @@ def test_label_out_of_range_names_the_label():
     (lambda: gg.mse_loss(logits((3,)), gg.tensor([1.0, 2.0])), ValueError, r"mse_loss: input of shape \(3,\) and target of shape \(2,\)"),
     (lambda: logits() @ logits((3, 2)), ValueError, r"matmul: shapes \(3, 4\) and \(3, 2\) do not align"),
     (lambda: logits().sum(axis=2), ValueError, "axis 2 is out of range"),
-    (lambda: gg.sigmoid(gg.tensor([1, 2])), TypeError, "sigmoid: expected a floating point tensor, got int64"),
+    (lambda: gg.binary_cross_entropy(logits((3,)), gg.tensor([1.0, 0.0, 1.0], dtype=gg.float64)), TypeError, "binary_cross_entropy: target dtype float64 differs from input dtype float32"),
 ])
 def test_bad_input_messages(call, exc, msg):
     with pytest.raises(exc, match=msg):
@@ -193,3 +195,82 @@ def test_sce_backward_longdouble():
                                              0.0, "mean")
     assert gx.dtype == np.longdouble
     np.testing.assert_allclose(gx.astype(np.float64), ref, rtol=1e-12)
+
+
+# ---- class-probability targets ----------------------------------------------------------------
+def _probs_reference(x, t, w, eps, reduction):
+    """float64, straight from PyTorch's definition: -sum_c w_c t'_c log_softmax_c per row."""
+    x, t = x.astype(np.float64), t.astype(np.float64)
+    N, C, S = x.shape
+    w = np.ones(C) if w is None else w.astype(np.float64)
+    tt = t * (1 - eps) + eps / C
+    logp = x - x.max(axis=1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
+    loss = -(tt * w[:, None] * logp).sum(axis=1)
+    return {"none": loss, "sum": loss.sum(), "mean": loss.sum() / (N * S)}[reduction]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("eps", [0.0, 0.2])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_sce_probs_forward_matches_definition(dtype, weighted, eps, reduction):
+    rng = np.random.default_rng(21)
+    x = (rng.standard_normal((5, 6, 3)) * 3).astype(dtype)
+    t = rng.uniform(0, 1, (5, 6, 3)).astype(dtype)  # not normalized: PyTorch does not either
+    w = rng.uniform(0.5, 2, 6).astype(dtype) if weighted else None
+    loss, stat = cpu.softmax_cross_entropy_probs_forward(x, t, w, eps, reduction)
+    assert loss.dtype == dtype and stat.shape == (3, 5, 3)
+    assert stat.dtype == (np.float32 if dtype == np.float16 else dtype)
+    rtol = {np.float16: 2e-3, np.float32: 1e-5, np.float64: 1e-12}[dtype]
+    np.testing.assert_allclose(loss, _probs_reference(x, t, w, eps, reduction), rtol=rtol)
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_sce_probs_backward_matches_forward_differences(reduction):
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal((3, 4, 2))
+    t = rng.uniform(0, 1, (3, 4, 2))
+    w = rng.uniform(0.5, 2, 4)
+    g = rng.standard_normal((3, 2)) if reduction == "none" else np.array(0.7)
+
+    def f(x, t):
+        return (cpu.softmax_cross_entropy_probs_forward(x, t, w, 0.1, reduction)[0] * g).sum()
+
+    _, stat = cpu.softmax_cross_entropy_probs_forward(x, t, w, 0.1, reduction)
+    gx, gt = cpu.softmax_cross_entropy_probs_backward(x, t, stat, g, w, 0.1, reduction, True, True)
+    h = 1e-6
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = h
+        np.testing.assert_allclose(gx[i], (f(x + e, t) - f(x - e, t)) / (2 * h), atol=1e-8)
+        np.testing.assert_allclose(gt[i], (f(x, t + e) - f(x, t - e)) / (2 * h), atol=1e-8)
+    assert cpu.softmax_cross_entropy_probs_backward(x, t, stat, g, w, 0.1, reduction,
+                                                    True, False)[1] is None
+    assert cpu.softmax_cross_entropy_probs_backward(x, t, stat, g, w, 0.1, reduction,
+                                                    False, True)[0] is None
+
+
+def test_sce_probs_float16_long_row_does_not_overflow():
+    x = np.full((2, 131072, 1), 3.0, np.float16)
+    t = np.full((2, 131072, 1), 1 / 131072, np.float16)
+    loss, _ = cpu.softmax_cross_entropy_probs_forward(x, t, None, 0.0, "mean")
+    np.testing.assert_allclose(float(loss), np.log(131072) * float(t.astype(np.float32).sum()) / 2,
+                               rtol=2e-3)
+
+
+# ---- binary cross-entropy ---------------------------------------------------------------------
+def test_bce_at_0_and_1_is_clamped_without_warnings():
+    x = np.array([0.0, 0.0, 1.0, 1.0, 0.5])
+    t = np.array([0.0, 1.0, 1.0, 0.0, 0.5])
+    loss = cpu.binary_cross_entropy_forward(x, t, None)
+    np.testing.assert_array_equal(loss, [0.0, 100.0, 0.0, 100.0, np.log(2)])
+    gx, gt = cpu.binary_cross_entropy_backward(x, t, None, np.array(1.0), True, True)
+    assert gx[1] == -1 / np.float64(np.float32(1e-12)) and gx[0] == 0
+    assert gt[0] == np.inf and gt[3] == -np.inf and gt[4] == 0
+
+
+def test_bce_range_check_names_the_value():
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: all elements of target should "
+                                         r"be between 0 and 1, got 2.0"):
+        cpu.binary_cross_entropy_forward(np.array([0.5, 0.5]), np.array([0.5, 2.0]), None)
