@@ -1,2 +1,2 @@
-"""(being written)"""
+"""gg.utils: data loading (gg.utils.data)."""
 from . import data  # noqa: F401
