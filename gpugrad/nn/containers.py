@@ -115,6 +115,19 @@ class Sequential(_Indexed):
                             f"{type(module).__module__}.{type(module).__name__}")
         return super().append(module)
 
+    def insert(self, index, module):
+        """Insert module before position index (-len <= index <= len, as PyTorch's: out
+        of range raises rather than clamps); return self."""
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.insert: expected a Module, got "
+                            f"{type(module).__module__}.{type(module).__name__}")
+        n = len(self)
+        if not -n <= index <= n:
+            raise IndexError(f"Sequential.insert: index {index} is out of range for {n} "
+                             "modules")
+        super().insert(index, module)
+        return self
+
     def forward(self, input):
         """Call each module in order on the previous output."""
         for module in self:

@@ -1,22 +1,106 @@
-"""gpugrad.nn.functional: the functional ops under PyTorch's torch.nn.functional names.
+"""gpugrad.nn.functional: the functional ops under PyTorch's torch.nn.functional names
+and signatures.
 
-Most names are gpugrad's own ops (F.relu is gg.relu, F.cross_entropy is
-gg.softmax_cross_entropy); linear, layer_norm, embedding, softmax, log_softmax and
-dropout are written here, composed from those ops, with PyTorch's signatures.
+Each is a thin wrapper over gpugrad's own op (F.relu calls gg.relu, F.cross_entropy calls
+gg.softmax_cross_entropy) with torch's parameter names and positions, so that a call
+written for torch, positional arguments included, means the same here; linear,
+layer_norm, embedding, softmax, log_softmax and dropout are composed from those ops.
 """
 from __future__ import annotations
 
 import numbers
 
 from .. import ops as _ops
-from ..ops import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
-                   leaky_relu, mse_loss, one_hot, relu, sigmoid, softplus, tanh)
-from ..ops import softmax_cross_entropy as cross_entropy  # noqa: F401
 from ..tensor import Tensor
 
 __all__ = ["relu", "sigmoid", "tanh", "leaky_relu", "softplus", "softmax", "log_softmax",
            "dropout", "linear", "layer_norm", "embedding", "one_hot", "cross_entropy",
            "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"]
+
+
+def _no_legacy(op, size_average, reduce):
+    # PyTorch's deprecated pair sits before `reduction` in its signatures; refused rather
+    # than translated into a guess (as the loss modules do).
+    if size_average is not None or reduce is not None:
+        raise ValueError(f"{op}: size_average and reduce are deprecated and not supported; "
+                         "use reduction='mean' | 'sum' | 'none'")
+
+
+def relu(input, inplace=False):
+    """torch.nn.functional.relu: max(input, 0), written into input when inplace."""
+    y = _ops.relu(input)
+    return _in_place(input, y) if inplace else y
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """torch.nn.functional.leaky_relu, written into input when inplace."""
+    y = _ops.leaky_relu(input, negative_slope)
+    return _in_place(input, y) if inplace else y
+
+
+def sigmoid(input):
+    """torch.nn.functional.sigmoid: gg.sigmoid."""
+    return _ops.sigmoid(input)
+
+
+def tanh(input):
+    """torch.nn.functional.tanh: gg.tanh."""
+    return _ops.tanh(input)
+
+
+def softplus(input, beta=1, threshold=20):
+    """torch.nn.functional.softplus: gg.softplus."""
+    return _ops.softplus(input, beta, threshold)
+
+
+def one_hot(input, num_classes=-1):
+    """torch.nn.functional.one_hot: gg.one_hot (torch's keyword is `input`, whatever its
+    docstring says)."""
+    return _ops.one_hot(input, num_classes)
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
+                  reduce=None, reduction="mean", label_smoothing=0.0):
+    """torch.nn.functional.cross_entropy: gg.softmax_cross_entropy with torch's argument
+    order (size_average and reduce must stay None)."""
+    _no_legacy("cross_entropy", size_average, reduce)
+    return _ops.softmax_cross_entropy(input, target, weight=weight, ignore_index=ignore_index,
+                                      reduction=reduction, label_smoothing=label_smoothing)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """torch.nn.functional.mse_loss; weight (input's shape) scales each squared error and
+    the weighted mean divides by weight's sum, as in torch."""
+    _no_legacy("mse_loss", size_average, reduce)
+    if weight is None:
+        return _ops.mse_loss(input, target, reduction=reduction)
+    _tensor("mse_loss", weight, "weight")
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(f"mse_loss: weight of shape {tuple(weight.shape)} must have the "
+                         f"input's shape {tuple(input.shape)}")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"mse_loss: reduction must be 'mean', 'sum' or 'none', got "
+                         f"{reduction!r}")
+    weighted = _ops.mse_loss(input, target, reduction="none") * weight
+    if reduction == "none":
+        return weighted
+    return weighted.sum() if reduction == "sum" else weighted.sum() / weight.sum()
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean"):
+    """torch.nn.functional.binary_cross_entropy: gg.binary_cross_entropy."""
+    _no_legacy("binary_cross_entropy", size_average, reduce)
+    return _ops.binary_cross_entropy(input, target, weight=weight, reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
+                                     reduce=None, reduction="mean", pos_weight=None):
+    """torch.nn.functional.binary_cross_entropy_with_logits:
+    gg.binary_cross_entropy_with_logits."""
+    _no_legacy("binary_cross_entropy_with_logits", size_average, reduce)
+    return _ops.binary_cross_entropy_with_logits(input, target, weight=weight,
+                                                 reduction=reduction, pos_weight=pos_weight)
 
 
 def _tensor(op, x, what="input"):
@@ -39,16 +123,18 @@ def _softmax_dim(op, dim):
     return dim
 
 
-def softmax(input, dim=None, dtype=None):
-    """torch.nn.functional.softmax: softmax along dim (required), after casting to dtype."""
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """torch.nn.functional.softmax: softmax along dim (required), after casting to dtype
+    (_stacklevel holds torch's third place, so that a positional dtype lands right)."""
     _tensor("softmax", input)
     if dtype is not None:
         input = input.to(dtype)
     return _ops.softmax(input, _softmax_dim("softmax", dim))
 
 
-def log_softmax(input, dim=None, dtype=None):
-    """torch.nn.functional.log_softmax: log-softmax along dim (required)."""
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """torch.nn.functional.log_softmax: log-softmax along dim (required), after casting to
+    dtype (_stacklevel: as in softmax)."""
     _tensor("log_softmax", input)
     if dtype is not None:
         input = input.to(dtype)
@@ -113,9 +199,15 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return out
 
 
-def embedding(input, weight, padding_idx=None):
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
     """Rows of weight picked by the integer tensor input: shape input.shape + (dim,).
-    Entries equal to padding_idx pass no gradient to their row (its value is still read)."""
+    Entries equal to padding_idx pass no gradient to their row (its value is still read).
+    torch's max_norm, scale_grad_by_freq and sparse are not supported (refused if set)."""
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError(f"embedding: max_norm={max_norm!r}, scale_grad_by_freq="
+                                  f"{scale_grad_by_freq!r}, sparse={sparse!r}: only the "
+                                  "defaults (None, False, False) are supported")
     _tensor("embedding", input)
     _tensor("embedding", weight, "weight")
     if input.dtype.kind not in "iu":

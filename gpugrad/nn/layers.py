@@ -263,9 +263,18 @@ class Embedding(Module):
     and gets no gradient.
     """
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, device=None,
-                 dtype=None, _weight=None, _freeze=False):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
+                 norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
+                 _freeze=False, device=None, dtype=None):
         super().__init__()
+        # torch's parameters in torch's places, so that positional arguments land where
+        # they do there; the three features behind them are refused, not ignored.
+        if max_norm is not None or scale_grad_by_freq or sparse:
+            raise NotImplementedError(f"Embedding: max_norm={max_norm!r}, scale_grad_by_freq="
+                                      f"{scale_grad_by_freq!r}, sparse={sparse!r}: only the "
+                                      "defaults (None, False, False) are supported")
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         self.num_embeddings = _count("Embedding", "num_embeddings", num_embeddings)
         self.embedding_dim = _count("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
@@ -290,14 +299,17 @@ class Embedding(Module):
                 self.weight[self.padding_idx] = 0
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None,
+                        norm_type=2.0, scale_grad_by_freq=False, sparse=False):
         """An Embedding whose weight is the 2-D tensor embeddings (shared, not copied);
         freeze=True keeps it out of training (requires_grad=False)."""
         if embeddings.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
                              f"{tuple(embeddings.shape)}")
         rows, cols = embeddings.shape
-        return cls(rows, cols, padding_idx=padding_idx, _weight=embeddings, _freeze=freeze)
+        return cls(rows, cols, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
+                   scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, _weight=embeddings,
+                   _freeze=freeze)
 
     def forward(self, input):
         """F.embedding(input, weight, padding_idx)."""
@@ -306,5 +318,9 @@ class Embedding(Module):
     def extra_repr(self):
         """The arguments, as torch's repr shows them."""
         s = f"{self.num_embeddings}, {self.embedding_dim}"
-        return s if self.padding_idx is None else s + f", padding_idx={self.padding_idx}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.norm_type != 2:  # as torch's, which prints it only when not 2
+            s += f", norm_type={self.norm_type}"
+        return s
 

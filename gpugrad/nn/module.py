@@ -299,8 +299,11 @@ class Module:
         """Set training mode on this module and its descendants; return self."""
         if not isinstance(mode, bool):
             raise ValueError(f"train: mode is expected to be a bool, got {mode!r}")
-        for module in self.modules():
-            module.training = mode
+        self.training = mode
+        # Through each child's own train(), as PyTorch: a child that overrides train()
+        # (to stay frozen in eval mode, say) is obeyed, not bypassed.
+        for module in self.children():
+            module.train(mode)
         return self
 
     def eval(self):
@@ -412,6 +415,24 @@ class Module:
             out[key] = t if keep_vars else t.detach()
         return out
 
+    def _unexpected_keys(self, keys, prefix=""):
+        """The keys no module claims, in PyTorch's order (module by module, as its load
+        walks the tree): at the module its prefix reaches, a dotted rest must start with a
+        child slot's name, an undotted one must name a parameter or persistent buffer."""
+        local = {n for n, p in self._parameters.items() if p is not None}
+        local |= {n for n, b in self._buffers.items()
+                  if b is not None and n not in self._non_persistent_buffers}
+        out = []
+        for k in keys:
+            if k.startswith(prefix):
+                rest = k[len(prefix):].split(".", 1)
+                if (rest[0] not in self._modules) if len(rest) > 1 else (rest[0] not in local):
+                    out.append(k)
+        for name, module in self._modules.items():
+            if module is not None:
+                out += module._unexpected_keys(keys, prefix + name + ".")
+        return out
+
     def load_state_dict(self, state_dict, strict=True):
         """Copy values from state_dict into the parameters and buffers (cast to each one's
         dtype and device, as PyTorch's copy_). Every key is checked before anything is
@@ -421,9 +442,8 @@ class Module:
             raise TypeError(f"load_state_dict: expected a dict of Tensors, got "
                             f"{_type_name(state_dict)}")
         own = list(self._state_items())
-        names = {k for k, _ in own}
         missing = [k for k, _ in own if k not in state_dict]
-        unexpected = [k for k in state_dict.keys() if k not in names]
+        unexpected = self._unexpected_keys(list(state_dict.keys()))
         errors = []
         for key, t in own:
             if key not in state_dict:

@@ -35,9 +35,10 @@ def _norm_type(op, norm_type):
     return float(norm_type)
 
 
-def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
+def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
     """The norm of all tensors together, as if concatenated into one vector (a 0-d Tensor;
-    0.0 when there are none). Tensors of several float dtypes give the widest dtype's."""
+    0.0 when there are none). Tensors of several float dtypes give the widest dtype's.
+    foreach is accepted for PyTorch's signature: one code path serves both."""
     op = "get_total_norm"
     tensors = _as_list(op, tensors)
     norm_type = _norm_type(op, norm_type)
@@ -58,21 +59,28 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
     return total
 
 
-def clip_grads_with_norm_(parameters, max_norm, total_norm):
-    """Scale every .grad in place by min(1, max_norm / (total_norm + 1e-6))."""
+def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
+    """Scale every .grad in place by min(1, max_norm / (total_norm + 1e-6)) (foreach as in
+    get_total_norm)."""
     grads = _grads("clip_grads_with_norm_", parameters)
     if not grads:
         return
     with no_grad():
         coef = _ops.clamp(max_norm / (total_norm + 1e-6), max=1.0)
         for g in grads:
-            g *= coef.to(g.dtype)
+            if g.dtype.itemsize < coef.dtype.itemsize:
+                # PyTorch multiplies a float16 grad by the float32 coefficient in float32
+                # and rounds once; rounding the coefficient to float16 first is off by ulps.
+                g[...] = (g.to(coef.dtype) * coef).to(g.dtype)
+            else:
+                g *= coef.to(g.dtype)
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False,
+                    foreach=None):
     """Rescale the gradients of parameters in place so that their total norm is at most
     max_norm (PyTorch's rule: multiply by min(1, max_norm / (norm + 1e-6))); returns the
-    total norm before clipping, as a 0-d Tensor."""
+    total norm before clipping, as a 0-d Tensor. foreach: as in get_total_norm."""
     parameters = _as_list("clip_grad_norm_", parameters)  # a generator is read once
     if not isinstance(max_norm, numbers.Real) or isinstance(max_norm, bool):
         raise TypeError(f"clip_grad_norm_: max_norm must be a number, got {max_norm!r}")
@@ -82,8 +90,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     return total
 
 
-def clip_grad_value_(parameters, clip_value):
-    """Clamp every .grad in place to [-clip_value, clip_value]."""
+def clip_grad_value_(parameters, clip_value, foreach=None):
+    """Clamp every .grad in place to [-clip_value, clip_value] (foreach as in
+    get_total_norm)."""
     if not isinstance(clip_value, numbers.Real) or isinstance(clip_value, bool):
         raise TypeError(f"clip_grad_value_: clip_value must be a number, got {clip_value!r}")
     c = float(clip_value)

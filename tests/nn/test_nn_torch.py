@@ -326,7 +326,8 @@ def test_functional_names():
                  "embedding", "softplus", "leaky_relu"]:
         assert callable(getattr(F, name)), name
         assert name in F.__all__
-    assert F.cross_entropy is gg.softmax_cross_entropy and F.relu is gg.relu
+    # Wrappers with torch's signatures over gpugrad's ops (see test_review_nn.py)
+    assert F.cross_entropy.__doc__ and "softmax_cross_entropy" in F.cross_entropy.__doc__
 
 
 def test_functional_matches_torch(device):
