@@ -26,14 +26,18 @@ class Adagrad(Optimizer):
 
     def _init_group(self, group):
         for p in group["params"]:
-            state = self.state[p]
-            if not state:
-                state["step"] = self._new_step()
-                state["sum"] = self._zeros(p, group["initial_accumulator_value"])
+            self._init_state(self.state[p], group, p)
+
+    def _init_state(self, state, group, p):
+        """Fill an empty state dict: step 0 and the accumulator at its initial value."""
+        if not state:
+            state["step"] = self._new_step()
+            state["sum"] = self._zeros(p, group["initial_accumulator_value"])
 
     def _update(self, group, p, g, state):
-        if not state:  # state dropped by a load_state_dict without it
-            self._init_group({**group, "params": [p]})
+        # State dropped by a load_state_dict without it: fill the dict that step() keeps
+        # (filling self.state[p] instead left this one empty, a KeyError on 'step').
+        self._init_state(state, group, p)
         step = self._advance(state["step"])
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
         flags = MAXIMIZE if group["maximize"] else 0

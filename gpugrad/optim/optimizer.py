@@ -168,6 +168,11 @@ class Optimizer:
         one (CuPy), else `array_step` in the backend's array module."""
         xp = backends.get_backend(p.device).xp
         a = p.data
+        # Every hyperparameter rounded to the parameter's dtype first, as the kernel's
+        # arguments are and as PyTorch rounds its scalars: a NumPy float64 lr or beta
+        # would otherwise make NumPy compute a float32 update in float64, and lerp's
+        # branch would be chosen on a weight the kernel never sees.
+        scalars = tuple(a.dtype.type(s) for s in scalars)
         contiguous = all(s is None or s.flags.c_contiguous for s in state_arrays)
         if _kernels.has_kernels(xp):
             if a.dtype in _kernels.KERNEL_DTYPES and contiguous:
@@ -295,4 +300,10 @@ def _to_param(opt, key, value, p):
             value = value.to(device=p.device, dtype=p.dtype)
         xp = backends.get_backend(value.device).xp
         return _wrap_array(xp.array(value.data, order="C", copy=True))
+    if hasattr(value, "shape"):
+        # A NumPy array or another library's tensor: kept as is, the next step read its
+        # .data (a memoryview, a torch tensor) and failed far from here.
+        raise TypeError(f"{opt}.load_state_dict: state {key!r} is a "
+                        f"{type(value).__module__}.{type(value).__name__} of shape "
+                        f"{tuple(value.shape)}; expected a gpugrad Tensor")
     return value

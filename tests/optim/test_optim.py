@@ -393,3 +393,79 @@ def test_checkpoint_through_gg_save_and_load(tmp_path):
         opt2.step()
     for p, q in zip(ps, ps2):
         np.testing.assert_array_equal(p.numpy(), q.numpy())
+
+
+# ---- review round: hyperparameters rounded to the parameter's dtype; Adagrad's state ----
+@pytest.mark.parametrize("name", list(OPTS))
+def test_numpy_float64_hyperparameters_round_like_python_floats(name):
+    """A float32 parameter's update from NumPy float64 hyperparameters (a schedule or
+    config computed with NumPy) is the update from the same Python floats: the scalars
+    are rounded to float32 as PyTorch and the kernel round them, not used in float64."""
+    kw = {k: (tuple(np.float64(b) for b in v) if isinstance(v, tuple)
+              else np.float64(v) if isinstance(v, float) else v) for k, v in OPTS[name].items()}
+    kw["betas" if name.startswith("Adam") else "lr"] = (
+        (np.float64(0.9), np.float64(0.999)) if name.startswith("Adam") else np.float64(0.1))
+    py = {k: (tuple(float(b) for b in v) if isinstance(v, tuple)
+              else float(v) if isinstance(v, np.floating) else v) for k, v in kw.items()}
+    ps = [_param((50, 40), np.float32), _param((50, 40), np.float32)]
+    opts = [getattr(gg.optim, name)([ps[0]], **kw), getattr(gg.optim, name)([ps[1]], **py)]
+    for step in range(5):
+        for p, o in zip(ps, opts):
+            _grad(p, step)
+            o.step()
+    np.testing.assert_array_equal(ps[0].numpy(), ps[1].numpy())
+
+
+def test_adam_lerp_weight_rounded_before_choosing_the_form():
+    """1 - beta1 = 0.4999999999990 in double is 0.5 in float32: PyTorch (and the kernel)
+    take lerp's second form then; the NumPy path took the first on the double weight
+    and half the elements of exp_avg differed from PyTorch's in the last bit."""
+    torch = pytest.importorskip("torch")
+    betas = (0.5 + 1e-12, 0.999)
+    rng = np.random.default_rng(0)
+    g = [(rng.standard_normal(4000) * 100).astype(np.float32) for _ in range(2)]
+    p = gg.tensor(np.ones(4000, np.float32), requires_grad=True)
+    q = torch.ones(4000, requires_grad=True)
+    og, ot = gg.optim.Adam([p], betas=betas), torch.optim.Adam([q], betas=betas)
+    for gi in g:
+        p.grad, q.grad = gg.tensor(gi), torch.tensor(gi)
+        og.step()
+        ot.step()
+    np.testing.assert_array_equal(og.state[p]["exp_avg"].numpy(),
+                                  ot.state[q]["exp_avg"].numpy())
+
+
+def test_adagrad_step_after_loading_a_state_dict_without_a_parameters_state():
+    """A loaded state dict without a parameter's entry: Adagrad starts that parameter's
+    state afresh (initial_accumulator_value), as at construction, instead of a KeyError."""
+    ps = [_param(), _param((4,), seed=1)]
+    ref = [_param(), _param((4,), seed=1)]
+    o = gg.optim.Adagrad(ps, lr=0.1, initial_accumulator_value=0.5)
+    sd = o.state_dict()
+    o.load_state_dict({"state": {1: sd["state"][1]}, "param_groups": sd["param_groups"]})
+    fresh = gg.optim.Adagrad(ref, lr=0.1, initial_accumulator_value=0.5)
+    for step in range(3):
+        for p, r in zip(ps, ref):
+            _grad(p, step)
+            _grad(r, step)
+        o.step()
+        fresh.step()
+    for p, r in zip(ps, ref):
+        np.testing.assert_array_equal(p.numpy(), r.numpy())
+    assert o.state[ps[0]]["step"].item() == 3.0
+
+
+def test_load_state_dict_rejects_state_that_is_not_a_tensor():
+    """State arrays of another kind (NumPy) are refused at load, naming the key, not
+    kept to fail inside the next step."""
+    p = _param()
+    o = gg.optim.SGD([p], lr=0.1, momentum=0.9)
+    _grad(p, 0)
+    o.step()
+    sd = o.state_dict()
+    bad = {"state": {0: {"momentum_buffer": sd["state"][0]["momentum_buffer"].numpy()}},
+           "param_groups": sd["param_groups"]}
+    with pytest.raises(TypeError, match=r"SGD.load_state_dict: state 'momentum_buffer' is a "
+                                        r"numpy.ndarray of shape \(3, 2\)"):
+        o.load_state_dict(bad)
+    o.step()  # the optimizer is as it was
