@@ -41,15 +41,17 @@ class _Encoder:
     tensors' host arrays under those names."""
 
     def __init__(self, flat):
-        self.flat = flat          # a flat dict of tensors: names are its keys
+        self.flat = flat          # a flat dict of tensors: its keys (a set), the names
         self.arrays = {}          # name -> contiguous host array
         self.by_array = {}        # id(backend array) -> (name, array): one tensor, saved once
         self.groups = {}          # id(root of the memory) -> [(name, path, array)]
 
     def encode(self, v, path):
         if isinstance(v, np.generic):  # before float: np.float64 is a float too
-            if v.dtype.kind not in "biuf":
-                raise TypeError(f"save: cannot save the NumPy scalar {v!r} at {_at(path)}")
+            # longdouble: .item() gives a longdouble again, which JSON cannot hold exactly
+            if v.dtype.kind not in "biuf" or v.dtype.itemsize > 8:
+                raise TypeError(f"save: cannot save the NumPy scalar {v!r} of dtype {v.dtype} "
+                                f"at {_at(path)}")
             return {"N": v.dtype.str, "v": self.encode(v.item(), path)}
         if v is None or isinstance(v, (bool, str)):
             return v
@@ -104,6 +106,8 @@ class _Encoder:
         base = path if self.flat else path or "tensor"
         if base == _RESERVED:
             base = base + "_"
+            while self.flat and base in self.flat:  # another key's own name: leave it that
+                base = base + "_"
         name, k = base, 1
         while name in self.arrays:  # a dict key holding '.' may spell another's path
             name, k = f"{base}#{k}", k + 1
@@ -149,11 +153,14 @@ def save(obj, f) -> None:
     safetensors, atomically; f is a path or a binary file object."""
     flat = isinstance(obj, dict) and bool(obj) and all(
         isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items())
-    enc = _Encoder(flat)
+    enc = _Encoder(set(obj) if flat else None)
     structure = enc.encode(obj, "")
     enc.check_overlaps()
-    meta = {"format": _FORMAT, "gpugrad": _VERSION,
-            "structure": json.dumps(structure, separators=(",", ":"), allow_nan=False),
+    text = json.dumps(structure, separators=(",", ":"), allow_nan=False)
+    # The structure holds values too (lr, step counts, dict keys): a checksum of its own,
+    # so a flipped byte there is caught like one in a tensor's data.
+    meta = {"format": _FORMAT, "gpugrad": _VERSION, "structure": text,
+            "structure_crc32": str(zlib.crc32(text.encode())),
             "crc32": json.dumps({k: zlib.crc32(a.data) for k, a in enc.arrays.items()},
                                 separators=(",", ":"))}
     try:
@@ -163,11 +170,17 @@ def save(obj, f) -> None:
     if hasattr(f, "write"):
         f.write(blob)
         return
-    _atomic_write(os.fspath(f), blob)
+    _atomic_write(os.fsdecode(os.fspath(f)), blob)
 
 
 def _atomic_write(path, blob):
-    directory = os.path.dirname(os.path.abspath(path))
+    # Through a symlink to its target, as open(path, "wb") writes: renaming over the link
+    # itself would leave the file it points at (the checkpoint others read) stale.
+    path = os.path.realpath(path)
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        # open() would refuse a read-only file; a rename over it would not
+        raise PermissionError(f"save: cannot write {path!r}: the file is read-only")
+    directory = os.path.dirname(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
                                    suffix=".tmp")
@@ -262,8 +275,13 @@ def load(f, device=None, *, map_location=None):
     except SafetensorError as e:
         raise ValueError(f"load: {where} is not a valid safetensors checkpoint, or is "
                          f"truncated or corrupted: {e}") from None
+    except KeyError as e:  # safetensors.numpy has no NumPy dtype for it (BF16, F8_*)
+        raise ValueError(f"load: {where} holds a tensor of dtype {e.args[0]}, which NumPy "
+                         "(and so gpugrad) cannot represent") from None
     meta = header.get(_RESERVED) or {}
-    if meta.get("format") != _FORMAT:
+    # A foreign file has none of gpugrad's own keys; one with them but a damaged "format"
+    # must not be read as a flat dict of tensors, losing the rest of the checkpoint.
+    if meta.get("format") != _FORMAT and not meta.keys() & {"gpugrad", "structure_crc32"}:
         # Another tool's safetensors file: its tensors as a flat dict, in file order.
         order = sorted((k for k in header if k != _RESERVED),
                        key=lambda k: header[k]["data_offsets"][0])
@@ -272,16 +290,29 @@ def load(f, device=None, *, map_location=None):
     if meta.get("gpugrad") != _VERSION:
         raise ValueError(f"load: {where} was written by a gpugrad checkpoint format version "
                          f"{meta.get('gpugrad')!r}; this gpugrad reads version {_VERSION}")
+    if meta.get("format") != _FORMAT:  # gpugrad's keys without its format: a damaged name
+        raise ValueError(f"load: {where} has damaged gpugrad metadata (format "
+                         f"{meta.get('format')!r})")
     try:
-        structure = json.loads(meta["structure"])
+        text = meta["structure"]
+        if meta["structure_crc32"] != str(zlib.crc32(text.encode())):
+            raise ValueError("the structure does not match its checksum")
+        structure = json.loads(text)
         crcs = json.loads(meta["crc32"])
-    except (KeyError, ValueError) as e:
+        if not isinstance(crcs, dict):
+            raise ValueError(f"crc32 is a {type(crcs).__name__}, not a dict")
+    except (KeyError, ValueError, RecursionError) as e:
         raise ValueError(f"load: {where} has damaged gpugrad metadata ({e})") from None
     for k, a in arrays.items():
         if crcs.get(k) != zlib.crc32(_contiguous(a).data):
             raise ValueError(f"load: {where} is corrupted: the data of tensor {k!r} does not "
                              "match its checksum")
-    return _Decoder(arrays, target, where).decode(structure)
+    try:
+        return _Decoder(arrays, target, where).decode(structure)
+    except (TypeError, KeyError, AttributeError, IndexError, OverflowError,
+            RecursionError) as e:  # a structure of the wrong shape (edited by hand)
+        raise ValueError(f"load: {where} has damaged gpugrad metadata ({type(e).__name__}: "
+                         f"{e})") from None
 
 
 def _to_tensor(a, dev, requires_grad, where):
@@ -344,7 +375,10 @@ class _Decoder:
             if "B" in s:
                 return self.array(s["B"]).tobytes()
             if "N" in s:
-                return np.dtype(s["N"]).type(self.decode(s["v"]))
+                dtype = np.dtype(s["N"])
+                if dtype.kind not in "biuf":
+                    raise TypeError(f"a NumPy scalar of dtype {dtype}")
+                return dtype.type(self.decode(s["v"]))
         raise ValueError(f"load: {self.where} has damaged gpugrad metadata (unknown entry "
                          f"{str(s)[:80]})")
 

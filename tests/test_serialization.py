@@ -4,6 +4,7 @@ import json
 import math
 import os
 import pickle
+import zlib
 
 import numpy as np
 import pytest
@@ -334,6 +335,9 @@ def _rewrite_metadata(path, **changes):
         meta = f.metadata()
         arrays = {k: f.get_tensor(k) for k in f.keys()}
     meta.update(changes)
+    if "structure" in changes and "structure_crc32" not in changes:
+        # as a writer that edits the structure on purpose would: with a matching checksum
+        meta["structure_crc32"] = str(zlib.crc32(meta["structure"].encode()))
     path.write_bytes(safetensors.numpy.save(arrays, metadata=meta))
 
 
@@ -663,3 +667,128 @@ def test_torch_save_file_is_refused_without_unpickling(tmp_path):
     torch.save({"w": torch.ones(2)}, tmp_path / "old.pt", _use_new_zipfile_serialization=False)
     with pytest.raises(ValueError, match=r"old\.pt.*pickle"):
         gg.load(tmp_path / "old.pt")
+
+
+# ---- review round: damage that used to load silently, paths, odd dtypes ----------------
+def _small_checkpoint():
+    buf = io.BytesIO()
+    gg.save({"w": gg.tensor([1.0, 2.0]), "groups": [{"lr": 0.5, "step": 1, "k": [1, None]}],
+             "m": gg.tensor([True])}, buf)
+    return buf.getvalue()
+
+
+def test_every_one_bit_flip_and_every_truncation_is_refused():
+    # The structure carries values (lr, step, keys): a flip there once loaded a different
+    # checkpoint (1 -> 0, 'w' -> 'v', a tensor -> a tuple) or, in "format", a flat dict.
+    blob = _small_checkpoint()
+    for i in range(len(blob)):
+        damaged = bytearray(blob)
+        damaged[i] ^= 0x01
+        with pytest.raises(ValueError):
+            gg.load(io.BytesIO(bytes(damaged)))
+        with pytest.raises(ValueError):
+            gg.load(io.BytesIO(blob[:i]))
+    assert gg.load(io.BytesIO(blob))["groups"] == [{"lr": 0.5, "step": 1, "k": [1, None]}]
+
+
+def test_edited_structure_without_its_checksum_is_refused(tmp_path):
+    path = tmp_path / "m.st"
+    gg.save({"w": gg.tensor([1.0]), "step": 1}, path)
+    with safetensors.safe_open(str(path), "np") as f:
+        structure = f.metadata()["structure"]
+    _rewrite_metadata(path, structure=structure.replace('"step",1', '"step",0'),
+                      structure_crc32=str(zlib.crc32(structure.encode())))
+    with pytest.raises(ValueError, match="structure does not match its checksum"):
+        gg.load(path)
+
+
+@pytest.mark.parametrize("change", [
+    {"format": "gpugrae"}, {"format": "pt"},
+])
+def test_gpugrad_file_with_a_damaged_format_is_not_read_as_foreign(tmp_path, change):
+    path = tmp_path / "m.st"
+    gg.save({"w": gg.tensor([1.0]), "step": 1}, path)
+    _rewrite_metadata(path, **change)
+    with pytest.raises(ValueError, match="damaged gpugrad metadata"):
+        gg.load(path)
+
+
+@pytest.mark.parametrize("structure", [
+    '{"T":[1],"d":"cpu"}', '{"D":[1]}', '{"D":[[{"L":[]},1]]}', '{"L":5}', '{"N":"O","v":1}',
+    '{"N":"<i1","v":1000}', '{"N":"<i4"}', '{"N":"zz","v":1}',
+    pytest.param('{"L":' * 5000 + "1" + "}" * 5000, id="nested-5000-deep"),
+])
+def test_structure_of_the_wrong_shape_raises_valueerror(tmp_path, structure):
+    path = tmp_path / "m.st"
+    gg.save({"w": gg.tensor([1.0])}, path)
+    _rewrite_metadata(path, structure=structure)
+    with pytest.raises(ValueError, match="damaged gpugrad metadata"):
+        gg.load(path)
+
+
+def test_crc32_that_is_not_a_dict_raises_valueerror(tmp_path):
+    path = tmp_path / "m.st"
+    gg.save({"w": gg.tensor([1.0])}, path)
+    _rewrite_metadata(path, crc32="[1]")
+    with pytest.raises(ValueError, match="damaged gpugrad metadata"):
+        gg.load(path)
+
+
+def test_save_through_a_symlink_writes_its_target(tmp_path):
+    # as open(path, "wb") and torch.save do; renaming over the link left the target stale
+    gg.save({"w": gg.tensor([1.0])}, tmp_path / "ckpt_1.st")
+    os.symlink("ckpt_1.st", tmp_path / "latest.st")
+    gg.save({"w": gg.tensor([2.0])}, tmp_path / "latest.st")
+    assert os.path.islink(tmp_path / "latest.st")
+    assert gg.load(tmp_path / "ckpt_1.st")["w"].tolist() == [2.0]
+    assert _listing(tmp_path) == ["ckpt_1.st", "latest.st"]
+
+
+def test_save_over_a_read_only_file_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "ro.st"
+    gg.save({"w": gg.tensor([1.0])}, path)
+    os.chmod(path, 0o444)
+    if os.geteuid() == 0:  # root may write anything: pretend to be a user that may not
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, m, **kw: False if m == os.W_OK and
+                            os.fspath(p) == str(path) else real(p, m, **kw))
+    with pytest.raises(PermissionError, match=r"save: .*ro\.st.*read-only"):
+        gg.save({"w": gg.tensor([2.0])}, path)
+    assert gg.load(path)["w"].tolist() == [1.0] and _listing(tmp_path) == ["ro.st"]
+
+
+def test_save_to_a_bytes_path(tmp_path):
+    path = os.fsencode(tmp_path / "b.st")
+    gg.save({"w": gg.tensor([1.0])}, path)
+    assert gg.load(path)["w"].tolist() == [1.0]
+
+
+def test_bfloat16_file_from_pytorch_names_the_dtype(tmp_path):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import save_file
+    save_file({"w": torch.ones(2, dtype=torch.bfloat16)}, str(tmp_path / "bf.st"))
+    with pytest.raises(ValueError, match=r"bf\.st.*dtype BF16"):
+        gg.load(tmp_path / "bf.st")
+
+
+def test_longdouble_scalar_is_refused_by_name(tmp_path):
+    if np.dtype(np.longdouble).itemsize <= 8:
+        pytest.skip("longdouble is float64 here")
+    with pytest.raises(TypeError, match=r"save: .*(longdouble|float128)"):
+        gg.save({"x": np.longdouble(1.5)}, tmp_path / "x.st")
+    assert _listing(tmp_path) == []
+
+
+def test_reserved_key_renamed_never_takes_another_keys_name(tmp_path):
+    # '__metadata__' cannot be a safetensors name; its stand-in must not be a name that
+    # another key of the state dict owns, or PyTorch reads the wrong tensor under that key.
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file
+    sd = {"__metadata__": gg.tensor([1.0]), "__metadata___": gg.tensor([2.0]),
+          "__metadata____": gg.tensor([3.0])}
+    gg.save(sd, tmp_path / "r.st")
+    theirs = load_file(str(tmp_path / "r.st"))
+    assert theirs["__metadata___"].tolist() == [2.0]
+    assert theirs["__metadata____"].tolist() == [3.0]
+    ours = gg.load(tmp_path / "r.st")
+    assert {k: v.tolist() for k, v in ours.items()} == {k: v.tolist() for k, v in sd.items()}

@@ -95,24 +95,29 @@ def default_collate(batch):
         return tensor(np.stack(batch))
     if isinstance(elem, np.generic):
         return tensor(np.array(batch))
-    if isinstance(elem, bool):
-        return tensor(list(batch), dtype=np.bool_)
     if isinstance(elem, numbers.Integral):
-        return tensor(list(batch), dtype=np.int64)
+        # The dtype comes from the whole batch, not the first sample (as torch.tensor
+        # infers it): a float after an int must not be truncated, nor 2 after True
+        # turned into True. Mixed ints and floats give float32, as in PyTorch.
+        if all(isinstance(x, bool) for x in batch):
+            return tensor(list(batch), dtype=np.bool_)
+        if all(isinstance(x, numbers.Integral) for x in batch):
+            return tensor([int(x) for x in batch], dtype=np.int64)
+        return tensor([float(x) for x in batch], dtype=np.float32)
     if isinstance(elem, numbers.Real):
-        return tensor(list(batch), dtype=np.float64)
+        return tensor([float(x) for x in batch], dtype=np.float64)
     if isinstance(elem, (str, bytes)):
-        return list(batch)
+        return batch  # as PyTorch: the batch as given (a tuple inside a tuple sample)
     if isinstance(elem, Mapping):
         return {k: default_collate([d[k] for d in batch]) for k in elem}
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # a namedtuple keeps its type
-        return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
+        return type(elem)(*(default_collate(s) for s in zip(*batch)))
     if isinstance(elem, Sequence):
         if len({len(s) for s in batch}) > 1:
             raise ValueError(f"default_collate: the samples have different lengths "
                              f"{sorted({len(s) for s in batch})}; every sample must have "
                              "the same number of fields")
-        return [default_collate(list(s)) for s in zip(*batch)]
+        return [default_collate(s) for s in zip(*batch)]
     raise TypeError(f"default_collate: samples must be Tensors, NumPy arrays, numbers, str, "
                     f"dicts, tuples or lists; got {type(elem).__module__}.{type(elem).__name__}")
 
@@ -149,11 +154,16 @@ def _move(obj, device):
 def _tensor_rows(dataset):
     """(TensorDataset, its row for each position of dataset) when dataset is a
     TensorDataset seen through Subsets, else None. The map is a host array."""
+    # Only the classes' own __getitem__ may be bypassed: a subclass that overrides it
+    # (a transform, an augmentation) must be read sample by sample, or its work is lost.
     maps = []
     while isinstance(dataset, Subset):
+        if type(dataset).__getitem__ is not Subset.__getitem__:
+            return None
         maps.append(dataset.indices)
         dataset = dataset.dataset
-    if not isinstance(dataset, TensorDataset):
+    if not (isinstance(dataset, TensorDataset)
+            and type(dataset).__getitem__ is TensorDataset.__getitem__):
         return None
     n = len(dataset)
     rows = None

@@ -449,3 +449,47 @@ def test_fast_path_matches_sample_by_sample(n, batch_size, drop_last, shuffle, s
         assert fx.dtype == sx.dtype and fy.dtype == sy.dtype
         np.testing.assert_array_equal(fx.numpy(), sx.numpy())
         np.testing.assert_array_equal(fy.numpy(), sy.numpy())
+
+
+def test_default_collate_infers_the_dtype_from_the_whole_batch_as_pytorch():
+    # An int first must not truncate a later float, nor a bool first turn 2 into True.
+    torch = pytest.importorskip("torch")
+    tdc = torch.utils.data.default_collate
+    for batch in ([1, 2.5], [True, 2], [1, True], [True, 2.5], [1.5, 2], [1.5, True]):
+        ours, theirs = default_collate(batch), tdc(batch)
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", ""), batch
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_default_collate_strings_inside_tuples_stay_tuples_as_pytorch():
+    torch = pytest.importorskip("torch")
+    batch = [(1, "a"), (2, "b")]
+    ours, theirs = default_collate(batch), torch.utils.data.default_collate(batch)
+    assert ours[1] == theirs[1] == ("a", "b")
+    assert default_collate([{"s": "a"}, {"s": "b"}]) == {"s": ["a", "b"]}
+
+
+def test_subclasses_overriding_getitem_are_not_bypassed(device):
+    # The gather fast path must not skip a transform a subclass puts in __getitem__.
+    class Scaled(TensorDataset):
+        def __getitem__(self, i):
+            x, y = super().__getitem__(i)
+            return x * 10, y
+
+    class Shifted(Subset):
+        def __getitem__(self, i):
+            x, y = super().__getitem__(i)
+            return x + 100, y
+
+    x, y = _xy(4, device)
+    for shuffle in (False, True):
+        xb = [b[0].numpy() for b in DataLoader(Scaled(x, y), batch_size=3, shuffle=shuffle)]
+        got = np.sort(np.concatenate(xb), axis=0)
+        np.testing.assert_array_equal(got, x.numpy() * 10)
+    sub = Subset(Shifted(TensorDataset(x, y), [3, 1, 2]), [2, 0])
+    (xb, yb), = DataLoader(sub, batch_size=2)
+    np.testing.assert_array_equal(xb.numpy(), x.numpy()[[2, 3]] + 100)
+    assert yb.tolist() == y.numpy()[[2, 3]].tolist()
+    # the plain classes still take the fast path and give the same batches
+    (xb, yb), = DataLoader(Subset(Subset(TensorDataset(x, y), [3, 1, 2]), [2, 0]), batch_size=2)
+    np.testing.assert_array_equal(xb.numpy(), x.numpy()[[2, 3]])
