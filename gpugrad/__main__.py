@@ -9,6 +9,7 @@ graph examples node by node.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -173,8 +174,19 @@ def _percent(right, n):
     return f"{100 * right / n:.2f} % ({right}/{n})"
 
 
+def _plot_format(path):
+    """The image format --plot writes: the path's suffix, PNG when it has none."""
+    figure = _require("matplotlib.figure", "matplotlib")
+    suffix = os.path.splitext(path)[1][1:].lower()
+    supported = figure.Figure().canvas.get_supported_filetypes()
+    if suffix and suffix not in supported:  # refused before training, not after
+        raise DemoError(f"--plot: cannot write {path!r}: matplotlib does not know the format "
+                        f"{suffix!r}; use .png or one of {', '.join(sorted(supported))}")
+    return suffix or "png"
+
+
 def _plot(path, losses, accs):
-    """Training loss and test accuracy per epoch, side by side, as a PNG."""
+    """Training loss and test accuracy per epoch, side by side: a PNG, or as the suffix says."""
     figure = _require("matplotlib.figure", "matplotlib")
     ticker = _require("matplotlib.ticker", "matplotlib")
     # A bare Figure renders through Agg without touching pyplot's global backend.
@@ -188,14 +200,16 @@ def _plot(path, losses, accs):
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-    fig.savefig(path, dpi=100)
+    # The format named, so that a path without a suffix is written as given (matplotlib
+    # would otherwise append ".png" to it, and the message would name the wrong file).
+    fig.savefig(path, dpi=100, format=_plot_format(path))
 
 
 def train(args, device):
     """Train the MLP on the digits, print each epoch and the result; returns the accuracy."""
     tqdm = _require("tqdm", "tqdm").tqdm
     if args.plot:
-        _require("matplotlib.figure", "matplotlib")  # fail before training, not after
+        _plot_format(args.plot)  # fail before training, not after
     X_train, y_train, X_test, y_test = digits(args.seed, device)
     gg.manual_seed(args.seed)
     model = mlp(args.hidden, device)
@@ -266,17 +280,24 @@ def evaluate(path, device):
     if not isinstance(ckpt, dict) or not {"model", "hidden", "seed"} <= ckpt.keys():
         raise DemoError(f"--load: {path!r} is not a checkpoint written by `{PROG} --save` "
                         "(expected the keys 'model', 'hidden' and 'seed')")
-    model = mlp(int(ckpt["hidden"]), device)
+    # Checked here, so that a hand-made file gets one line, not a traceback from mlp() or
+    # the Generator (and a hidden of 2.5 is not read as 2).
+    hidden, seed = ckpt["hidden"], ckpt["seed"]
+    for key, value, ok in (("hidden", hidden, lambda v: v > 0),
+                           ("seed", seed, lambda v: -2**63 <= v < 2**64)):
+        if isinstance(value, bool) or not isinstance(value, int) or not ok(value):
+            raise DemoError(f"--load: {path!r} is not a checkpoint written by `{PROG} --save`"
+                            f": its {key!r} is {value!r}")
     try:
+        model = mlp(hidden, device)
         model.load_state_dict(ckpt["model"])
-    except (KeyError, RuntimeError, ValueError) as e:
+    except (KeyError, RuntimeError, ValueError, TypeError, MemoryError) as e:
         raise DemoError(f"--load: {path!r} does not fit the demo's model: {e}") from None
     model.eval()
-    *_, X_test, y_test = digits(int(ckpt["seed"]), device)
+    *_, X_test, y_test = digits(seed, device)
     right = accuracy(model, X_test, y_test)
     print(f"device: {device}")
-    print(f"loaded {path}: 64 -> {int(ckpt['hidden'])} sigmoid -> 10, split by seed "
-          f"{int(ckpt['seed'])}")
+    print(f"loaded {path}: 64 -> {hidden} sigmoid -> 10, split by seed {seed}")
     print(f"test accuracy {_percent(right, len(y_test))}")
     return right / len(y_test)
 
@@ -289,6 +310,14 @@ def _positive(kind):
         return value
     parse.__name__ = kind.__name__  # argparse names the type in its error
     return parse
+
+
+def _seed(text):
+    # A Generator's range, checked here: a traceback after the data loads otherwise.
+    value = int(text)
+    if not -2**63 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"must be in [-2**63, 2**64), got {text}")
+    return value
 
 
 def _fraction(text):
@@ -317,9 +346,11 @@ def _parser():
     d.add_argument("--hidden", type=_positive(int), default=128,
                    help="sigmoid units in the hidden layer (default 128)")
     d.add_argument("--label-smoothing", type=_fraction, default=0.1, help="default 0.1")
-    d.add_argument("--seed", type=int, default=0,
+    d.add_argument("--seed", type=_seed, default=0,
                    help="seeds the split, the initial weights and the shuffling (default 0)")
-    d.add_argument("--plot", metavar="PATH", help="save loss and accuracy curves as a PNG")
+    d.add_argument("--plot", metavar="PATH",
+                   help="save loss and accuracy curves as a PNG (or in the format the "
+                        "suffix names: .svg, .pdf, ...)")
     d.add_argument("--save", metavar="PATH", help="save a checkpoint of the trained model")
     d.add_argument("--load", metavar="PATH", help="evaluate a checkpoint instead of training")
     return parser
@@ -332,6 +363,11 @@ def main(argv=None) -> int:
     if args.load and (args.save or args.plot):
         parser.error("--load evaluates a checkpoint: it does not train, so --save and "
                      "--plot do not apply")
+    given = [o for o, v in (("--load", args.load), ("--save", args.save),
+                            ("--plot", args.plot)) if v]
+    if args.example != "digits" and given:  # rather than silently doing nothing with them
+        parser.error(f"--example {args.example} does not train: {', '.join(given)} "
+                     "only work with the digits training (--example digits)")
     try:
         device = _device(args.device)
         if args.example == "graphs":

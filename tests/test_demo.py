@@ -113,6 +113,26 @@ def test_load_refuses_what_is_no_checkpoint(capsys, tmp_path):
     assert "--load evaluates a checkpoint" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("key, value, says", [
+    ("hidden", -1, "its 'hidden' is -1"), ("hidden", 2.5, "its 'hidden' is 2.5"),
+    ("hidden", "x", "its 'hidden' is 'x'"), ("hidden", 10**30, "does not fit"),
+    ("seed", "s", "its 'seed' is 's'"), ("seed", 2**64, "its 'seed' is"),
+    ("model", 3, "does not fit the demo's model")])
+def test_load_of_a_damaged_checkpoint_is_one_line(capsys, tmp_path, key, value, says):
+    # these were tracebacks from mlp(), int() or the Generator (and 2.5 was read as 2)
+    path = tmp_path / "digits.safetensors"
+    status, _, err = run_main(capsys, "--epochs", "1", "--device", "cpu", "--hidden", "2",
+                              "--save", str(path))
+    assert status == 0, err
+    ckpt = gg.load(path)
+    ckpt[key] = value
+    gg.save(ckpt, path)
+    status, lines, err = run_main(capsys, "--load", str(path), "--device", "cpu")
+    assert status == 1 and lines == []
+    assert err.startswith("python -m gpugrad demo: --load: ") and says in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
 @pytest.mark.parametrize("option", ["--save", "--plot"])
 def test_an_unwritable_output_is_one_line(capsys, tmp_path, option):
     pytest.importorskip("matplotlib")
@@ -132,6 +152,39 @@ def test_plot_writes_a_png(capsys, tmp_path):
     assert status == 0, err
     assert lines[-1] == f"saved the loss and accuracy curves to {path}"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_to_a_path_without_suffix_writes_that_path(capsys, tmp_path):
+    # matplotlib alone would write curves.png and the message would name a missing file
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "curves"
+    status, lines, err = run_main(capsys, "--epochs", "1", "--device", "cpu", "--plot",
+                                  str(path))
+    assert status == 0, err
+    assert lines[-1] == f"saved the loss and accuracy curves to {path}"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves"]
+
+
+def test_plot_to_an_unknown_format_is_refused_before_training(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    status, lines, err = run_main(capsys, "--epochs", "1", "--device", "cpu", "--plot",
+                                  str(tmp_path / "curves.nope"))
+    assert status == 1 and lines == []  # no training spent on a plot it cannot write
+    assert err.startswith("python -m gpugrad demo: --plot: cannot write") and "'nope'" in err
+    assert err.count("\n") == 1 and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("example", ["graphs", "backprop-step"])
+@pytest.mark.parametrize("option", ["--save", "--plot", "--load"])
+def test_examples_refuse_the_training_options(capsys, tmp_path, example, option):
+    # they were ignored silently: no checkpoint, no plot, no evaluation
+    with pytest.raises(SystemExit) as e:
+        main(["demo", "--example", example, option, str(tmp_path / "out.png")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--example {example} does not train: {option}" in err
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("module, argv", [
@@ -160,7 +213,8 @@ def test_cuda_without_a_gpu_is_one_line_not_a_traceback():
 
 def test_bad_options_are_refused(capsys):
     for argv in (["--epochs", "0"], ["--lr", "-1"], ["--batch-size", "x"],
-                 ["--label-smoothing", "1"], ["--example", "nope"]):
+                 ["--label-smoothing", "1"], ["--example", "nope"],
+                 ["--seed", str(2**64)]):
         with pytest.raises(SystemExit) as e:
             main(["demo", *argv])
         assert e.value.code == 2

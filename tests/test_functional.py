@@ -138,6 +138,41 @@ def test_results_have_no_history_and_leave_grad_alone(device, rng):
     assert x.grad is None
 
 
+def test_the_callers_tensors_are_left_as_they_were(device, rng):
+    # The functions differentiate fresh copies: the arguments keep their flags, data
+    # and .grad, whether or not they require grad, with and without create_graph.
+    a = rng.standard_normal(3)
+    for rg in (False, True):
+        for cg in (False, True):
+            x, v = T(a, device, requires_grad=rg), T(np.ones(3), device)
+            F.vjp(lambda t: t * t, x, v, create_graph=cg)
+            F.jvp(lambda t: t * t, x, v, create_graph=cg)
+            F.hessian(lambda t: (t ** 3).sum(), x, create_graph=cg)
+            F.hvp(lambda t: (t ** 3).sum(), x, v, create_graph=cg)
+            assert x.requires_grad is rg and x.is_leaf and x.grad is None
+            assert v.requires_grad is False and v.grad is None
+            np.testing.assert_array_equal(x.numpy(), a)
+
+
+def test_a_function_that_changes_its_input_in_place_raises(device, rng):
+    # As in PyTorch: the input is a leaf that requires grad (or a view of one), so the
+    # in-place change is refused and the caller's data is left alone.
+    a = rng.standard_normal(3)
+
+    def doubles(t):
+        t *= 2
+        return t * t
+
+    for rg in (False, True):
+        for cg in (False, True):
+            x = T(a, device, requires_grad=rg)
+            with pytest.raises(RuntimeError, match="in-place"):
+                F.vjp(doubles, x, T(np.ones(3), device), create_graph=cg)
+            with pytest.raises(RuntimeError, match="in-place"):
+                F.jacobian(doubles, x, create_graph=cg)
+            np.testing.assert_array_equal(x.numpy(), a)
+
+
 def test_runs_under_no_grad(device):
     with gg.no_grad():
         out, g = F.vjp(lambda x: (x ** 2).sum(), T([1.0, 2.0], device))
