@@ -289,8 +289,11 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     # every dtype is drawn as int64, then cast (CuPy's integers adds low in the dtype
     # asked for, which a uint32 draw cannot always be cast to)
     big = np.iinfo(_INT)
-    small = np.iinfo(dtype) if dtype.kind in "iu" else big
-    lo, hi = (0, 1) if dtype.kind == "b" else (max(small.min, big.min), min(small.max, big.max))
+    # a float dtype bounds the values too: float16 beyond 65504 would silently be inf
+    small = (np.iinfo(dtype) if dtype.kind in "iu" else
+             np.finfo(dtype) if dtype.kind == "f" else big)
+    lo, hi = (0, 1) if dtype.kind == "b" else (max(int(small.min), big.min),
+                                                min(int(small.max), big.max))
     if low < lo or high - 1 > hi:
         raise ValueError(f"randint: [{low}, {high}) is out of the range of {dtype} "
                          f"[{lo}, {hi}]")
@@ -308,6 +311,10 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
         raise TypeError("randperm: dtype bool is not supported")
     if dtype.kind in "iu" and n and n - 1 > np.iinfo(dtype).max:
         raise ValueError(f"randperm: n={n} does not fit {dtype}")
+    if dtype.kind == "f" and n - 1 > 2 ** (np.finfo(dtype).nmant + 1):
+        # beyond, neighbouring integers round to one value: duplicates, not a permutation
+        raise ValueError(f"randperm: n={n} is more than {dtype} holds exactly (at most "
+                         f"{2 ** (np.finfo(dtype).nmant + 1) + 1}, as in PyTorch)")
     _check_grad("randperm", requires_grad, dtype)
     backend, rng = _source("randperm", generator, device)
     with _on(backend):

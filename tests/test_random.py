@@ -336,6 +336,16 @@ def test_randint_dtypes(device, dtype):
     assert v.min() == 0 and v.max() == high - 1
 
 
+@pytest.mark.parametrize("low,high", [(0, 65506), (-65505, 0)])
+def test_randint_float16_refuses_values_beyond_its_range(low, high):
+    # PyTorch raises; a draw of 65520 or more in float16 would silently be inf
+    with pytest.raises(ValueError, match=r"randint: .* is out of the range of float16 "
+                                         r"\[-65504, 65504\]"):
+        gg.randint(low, high, (3,), dtype=gg.float16)
+    t = gg.randint(low + 1 if low else 0, high - 1 if high else 0, (2000,), dtype=gg.float16)
+    assert np.isfinite(t.numpy()).all()
+
+
 def test_randint_float_dtype_can_require_grad():
     t = gg.randint(0, 10, (3,), dtype=gg.float32, requires_grad=True)
     assert t.requires_grad
@@ -395,6 +405,18 @@ def test_randperm_options_and_errors():
         gg.randperm(300, dtype=np.int8)
     with pytest.raises(RuntimeError, match="randperm: only floating point tensors can require"):
         gg.randperm(3, requires_grad=True)
+
+
+def test_randperm_float_dtype_holds_every_value_exactly():
+    # Past 2**(mantissa bits + 1) + 1 neighbouring integers round together, and the
+    # result would silently hold duplicates; PyTorch raises there too.
+    p = gg.randperm(2049, dtype=gg.float16)
+    assert sorted(p.numpy().astype(np.int64).tolist()) == list(range(2049))
+    with pytest.raises(ValueError, match="randperm: n=2050 is more than float16 holds exactly "
+                                         r"\(at most 2049"):
+        gg.randperm(2050, dtype=gg.float16)
+    with pytest.raises(ValueError, match="randperm: n=16777218 is more than float32"):
+        gg.randperm(2 ** 24 + 2, dtype=gg.float32)
 
 
 # ---- normal ---------------------------------------------------------------------------

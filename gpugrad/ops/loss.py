@@ -78,6 +78,9 @@ def _softmax_axis(op, axis, dim):
 def _along(cls, op, x, axis, dim):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    if x.dtype.kind in "biu":  # as PyTorch: NumPy's exp would fail on its integer output
+        raise TypeError(f"{op}: expected a floating point tensor, got {x.dtype} (shape "
+                        f"{tuple(x.shape)}); cast with .to(dtype)")
     axis = _softmax_axis(op, axis, dim)
     if x.ndim == 0:
         # PyTorch: one element along its only axis (0 or -1), so 1 (softmax) or 0

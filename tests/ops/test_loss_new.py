@@ -409,6 +409,16 @@ def test_softmax_dim_and_axis(device, name):
         f(gg.tensor(1.0, device=device), dim=1)
 
 
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.bool_])
+def test_softmax_of_integers_raises_naming_the_op(device, name, dtype):
+    # PyTorch refuses them too; NumPy's own error named neither the op nor the shape
+    x = gg.tensor(np.array([1, 0, 1], dtype=dtype), device=device)
+    with pytest.raises(TypeError, match=rf"{name}: expected a floating point tensor, got "
+                                        rf"{np.dtype(dtype)} \(shape \(3,\)\)"):
+        getattr(gg, name)(x, dim=0)
+
+
 def test_new_functions_are_public_and_documented():
     from gpugrad.ops import loss
     for name in ["one_hot", "binary_cross_entropy", "softmax_cross_entropy", "softmax",
