@@ -516,6 +516,12 @@ class Tensor:
 
     clip = clamp
 
+    def clamp_(self, min=None, max=None):
+        """Limit self to [min, max] in place and return self; see gg.clamp."""
+        return self._inplace("clamp_", clamp, min, max)
+
+    clip_ = clamp_
+
     def softmax(self, axis=None, *, dim=None):
         """softmax along axis (or dim; default -1); see gg.softmax."""
         return softmax(self, axis=axis, dim=dim)

@@ -698,3 +698,23 @@ def test_dlpack_with_cupy_and_torch_on_cuda_is_zero_copy():
     x = gg.from_dlpack(t.double()).requires_grad_()
     (x * x).sum().backward()
     assert np.allclose(x.grad.numpy(), 2 * np.arange(6))
+
+
+@pytest.mark.parametrize("name", ["clamp_", "clip_"])
+def test_clamp_in_place(device, name):
+    """x.clamp_(min, max) as torch's: in place, returns self, recorded while recording."""
+    a = np.array([-2.0, 0.5, 3.0])
+    x = gg.tensor(a, device=device)
+    assert getattr(x, name)(0.0, 1.0) is x and x.tolist() == [0.0, 0.5, 1.0]
+    getattr(x, name)(max=gg.tensor([0.2, 0.2, 0.2], dtype=gg.float64, device=device))
+    assert x.tolist() == [0.0, 0.2, 0.2]
+    w = gg.tensor(a, device=device, requires_grad=True)
+    h = w * 2.0
+    getattr(h, name)(min=0.0)
+    h.sum().backward()
+    assert w.grad.tolist() == [0.0, 2.0, 2.0]
+    with pytest.raises(RuntimeError, match="clamp_: a leaf tensor that requires grad"):
+        getattr(w, name)(0.0)
+    i = gg.tensor([1, 5], device=device)
+    with pytest.raises(TypeError, match="clamp_: result dtype float32 cannot be written"):
+        getattr(i, name)(0.5)

@@ -353,10 +353,25 @@ def where(cond, a, b):
         raise TypeError(f"where: the condition must be a bool tensor, got {cond.dtype} of "
                         f"shape {tuple(cond.shape)}; compare first (x > 0)")
     a, b = operands("where", a, b)
+    for v, t, name in ((a, b, "a"), (b, a, "b")):
+        if type(v) is int and isinstance(t, Tensor):
+            _fits("where", v, t, t.dtype, name)
     return Where.apply(cond, a, b)
 
 
 _PYTHON_NUMBERS = {bool, int, float}
+
+
+def _fits(op, v, like, dtype, name):
+    """OverflowError unless the Python int v is a value of dtype where that is an integer
+    type (np.where would wrap it: where(c, int32 t, 2**40) gave 0)."""
+    xp = like._backend.xp
+    dtype = xp.dtype(dtype)
+    if dtype.kind in "iu":
+        info = xp.iinfo(dtype)
+        if not info.min <= v <= info.max:
+            raise OverflowError(f"{op}: {name}={v} is out of the range of {dtype} "
+                                f"({info.min} to {info.max})")
 
 
 def _bound(x, v, name):
@@ -382,9 +397,14 @@ def clamp(x, min=None, max=None):
         kinds = ", ".join(str(t.dtype) if isinstance(t, Tensor) else repr(t) for t in (x, lo, hi))
         raise TypeError(f"clamp: dtype mismatch: x, min and max are {kinds}; gpugrad never "
                         "promotes floats silently: cast with .to(dtype)")
-    # int tensors take the float tensor's dtype; clamped to a float number, float32 (PyTorch)
+    # int tensors take the float tensor's dtype; clamped to a float number, float32
+    # (PyTorch); int tensors alone, their common type (an int64 bound is not cut to int32)
     dt = floats.pop() if floats else "float32" if isinstance(lo, float) or \
-        isinstance(hi, float) else x.dtype
+        isinstance(hi, float) else x._backend.xp.result_type(
+            *(t.dtype for t in (x, lo, hi) if isinstance(t, Tensor)))
+    for v, name in ((lo, "min"), (hi, "max")):
+        if type(v) is int:
+            _fits("clamp", v, x, dt, name)
     x, lo, hi = (t.to(dtype=dt) if isinstance(t, Tensor) and t.dtype != dt else t
                  for t in (x, lo, hi))
     return Clamp.apply(x, lo, hi)

@@ -1,8 +1,10 @@
 """Reductions over NumPy-style `axis` (None, int or tuple) with `keepdims`.
 
 Each also takes PyTorch's spelling, `dim=` and `keepdim=`; giving both spellings of
-one argument raises. `max`/`min` return values only (NumPy's meaning, not PyTorch's
-`(values, indices)` pair): `argmax`/`argmin` give the indices.
+one argument raises. Each spelling keeps its library's meaning of an empty tuple:
+`dim=()` reduces every axis (torch.sum(x, dim=())), `axis=()` none (np.sum).
+`max`/`min` return values only (NumPy's meaning, not PyTorch's `(values, indices)`
+pair): `argmax`/`argmin` give the indices.
 """
 from __future__ import annotations
 
@@ -26,6 +28,10 @@ def _axes(op, axis, ndim, what=None):
     A 0-d tensor takes axis 0 or -1, as in PyTorch, and has nothing to reduce: ()."""
     if axis is None:
         return tuple(range(ndim))
+    if _is_bool(axis) or isinstance(axis, (tuple, list)) and any(_is_bool(a) for a in axis):
+        # operator.index(True) is 1: a flag passed where an axis goes (x.sum(True)) would
+        # reduce axis 1 silently; NumPy and PyTorch refuse it.
+        raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
     try:
         axes = (operator.index(axis),)
     except TypeError:
@@ -48,6 +54,11 @@ def _axes(op, axis, ndim, what=None):
     return out
 
 
+def _is_bool(v):
+    """Whether v is a Python or NumPy bool."""
+    return isinstance(v, bool) or type(v).__name__ == "bool_"
+
+
 def _flag(op, name, value):
     """A bool argument: True/False (or 1/0), never a truthy string or list."""
     if value is True or value is False or (isinstance(value, int) and value in (0, 1)):
@@ -61,6 +72,8 @@ def _axis(op, axis, ndim, what=None):
     """One axis (an int) in [0, ndim), for ops that take exactly one; what names the
     range's owner in errors when it is not the tensor (stack's or unsqueeze's result)."""
     try:
+        if _is_bool(axis):
+            raise TypeError
         operator.index(axis)
     except TypeError:
         raise TypeError(f"{op}: axis must be an int, got {axis!r}") from None
@@ -78,6 +91,15 @@ def _dim(op, axis, dim, default=None):
         raise TypeError(f"{op}: got both axis={axis!r} and dim={dim!r}; they are one "
                         "argument (NumPy's and PyTorch's names): pass one of them")
     return dim
+
+
+def _reduce_dim(op, axis, dim):
+    """_dim for the reductions: dim=() or [] (PyTorch's spelling) reduces every axis, as
+    in torch.sum(x, dim=()); axis=() (NumPy's) reduces none, as in np.sum(a, axis=())."""
+    axis = _dim(op, axis, dim)
+    if dim is not None and isinstance(dim, (tuple, list)) and not dim:
+        return None
+    return axis
 
 
 def _keepdim(op, keepdims, keepdim):
@@ -223,22 +245,28 @@ def _var_backward(ctx, G, x):
     mean = x.mean(axis=axes, keepdims=True) if isinstance(x, Tensor) else \
         fmean(x, axes, keepdims=True)
     d = x - mean
-    if dof > 0:
-        return G * d * (2.0 / dof)
-    # PyTorch's rule where 2 / dof is infinite: nan where x is the mean, inf elsewhere
     xp = ctx.backend.xp
-    D = rule.arr(d)
+    if ctx.whole and dof <= 0:
+        # PyTorch's rule for a reduction over everything (no dim given) with no degrees
+        # of freedom left: G * inf, nan where x is the mean (d's sign is not used)
+        D = rule.arr(d)
+        with _quiet(xp):
+            return G * xp.where(D == 0, D.dtype.type(math.nan), D.dtype.type(math.inf))
+    if dof != 0:  # with a dim, PyTorch's 2 / (n - correction), finite where that is < 0
+        return G * d * (2.0 / dof)
+    # 2 / 0: inf with the sign of G d, nan where x is the mean or G is 0
     with _quiet(xp):
-        return G * xp.where(D == 0, D.dtype.type(math.nan), D.dtype.type(math.inf))
+        return G * d * math.inf
 
 
 class _Moment(Function):
     """var and std: the forward and the shared part of their rules."""
 
     @staticmethod
-    def forward(ctx, x, axes, dof, keepdims):
+    def forward(ctx, x, axes, dof, keepdims, whole):
         X = x._data
         ctx.shape, ctx.axes, ctx.dof, ctx.keepdims = X.shape, axes, dof, keepdims
+        ctx.whole = whole
         ctx.n = _count(X.shape, axes)
         xp = ctx.backend.xp
         if ctx.n == 0:  # the mean of nothing is nan, and so is its spread (PyTorch)
@@ -259,7 +287,7 @@ class Var(_Moment):
     def backward(ctx, g):
         x, _ = ctx.saved_tensors
         G = _spread(ctx, g, ctx.shape, ctx.axes, ctx.keepdims)
-        return _var_backward(ctx, G, x), None, None, None
+        return _var_backward(ctx, G, x), None, None, None, None
 
 
 class Std(_Moment):
@@ -274,13 +302,21 @@ class Std(_Moment):
         # a safe denominator where std is 0, so that no inf enters a recorded rule
         gv = rule.where(ctx, zero, 0.0, g / (2 * rule.where(ctx, zero, 1.0, y)))
         G = _spread(ctx, gv, ctx.shape, ctx.axes, ctx.keepdims)
-        return _var_backward(ctx, G, x), None, None, None
+        return _var_backward(ctx, G, x), None, None, None, None
 
 
 def _moment(cls, op, x, axis, correction, keepdims, dim, keepdim, unbiased):
     """var and std: check the arguments, warn where dof <= 0, apply cls."""
     _floating(op, x)
-    axes = _axes(op, _dim(op, axis, dim), x.ndim)
+    if _is_bool(axis) and dim is None:
+        # torch.var(x, unbiased) and x.std(False): a bool in axis's place is unbiased,
+        # not axis 0 or 1
+        if unbiased is not None or correction != 1:
+            raise TypeError(f"{op}: got unbiased={axis!r} positionally and also "
+                            f"correction={correction!r} / unbiased={unbiased!r}; pass one")
+        axis, unbiased = None, axis
+    axis = _reduce_dim(op, axis, dim)
+    axes = _axes(op, axis, x.ndim)
     keepdims = _keepdim(op, keepdims, keepdim)
     if unbiased is not None:  # PyTorch's older spelling: unbiased=False is correction=0
         if correction != 1:
@@ -296,7 +332,10 @@ def _moment(cls, op, x, axis, correction, keepdims, dim, keepdim, unbiased):
     if dof <= 0:
         warnings.warn(f"{op}: degrees of freedom is <= 0 ({n} elements, correction "
                       f"{correction}): the result is nan or inf", RuntimeWarning, stacklevel=3)
-    return cls.apply(x, axes, dof if dof > 0 else 0, keepdims)
+    # dof itself, also where negative: the forward divides by max(dof, 0); the rule is
+    # PyTorch's, which differs between no dim given (whole) and a dim given
+    whole = axis is None or x.ndim == 0
+    return cls.apply(x, axes, dof, keepdims, whole)
 
 
 # ---- norms ------------------------------------------------------------------------
@@ -367,6 +406,8 @@ class Norm(Function):
 
 def _norm_order(p, n_axes):
     """p as a float ('fro' is 2 over at most 2 axes); other strings and nan raise."""
+    if p is None:  # torch.norm's p=None: the 2-norm
+        return 2.0
     if isinstance(p, str):
         if p == "fro":
             if n_axes > 2:
@@ -417,8 +458,12 @@ class LogSumExp(Function):
 def _reduction(cls, name, x, axis, keepdims, dim=None, keepdim=None):
     """Check a reduction's arguments (either spelling) and apply cls."""
     _tensor(name, x)
-    axes = _axes(name, _dim(name, axis, dim), x.ndim)
+    axes = _axes(name, _reduce_dim(name, axis, dim), x.ndim)
     keepdims = _keepdim(name, keepdims, keepdim)
+    if name == "mean" and x._data.dtype.kind != "f":
+        # PyTorch refuses too; NumPy's answer would be float64, a silent promotion
+        raise TypeError(f"mean: expected a floating point tensor, got {x._data.dtype} "
+                        f"(shape {tuple(x.shape)}); cast first, e.g. x.float().mean()")
     if name in ("max", "min") and any(x._data.shape[a] == 0 for a in axes):
         raise ValueError(f"{name}: reduction over an empty axis (shape {tuple(x.shape)}, "
                          f"axis {axis if dim is None else dim}) has no identity")
@@ -492,9 +537,10 @@ def std(x, axis=None, correction=1, keepdims=False, *, dim=None, keepdim=None, u
 def norm(x, p=2, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Vector p-norm over axis (None: all): p any number, inf, -inf, 0 (a count) or 'fro'."""
     _floating("norm", x)
-    axes = _axes("norm", _dim("norm", axis, dim), x.ndim)
+    axis = _reduce_dim("norm", axis, dim)
+    axes = _axes("norm", axis, x.ndim)
     keepdims = _keepdim("norm", keepdims, keepdim)
-    p = _norm_order(p, len(axes) if axis is not None or dim is not None else 0)
+    p = _norm_order(p, len(axes) if axis is not None else 0)
     if (p < 0 or p == math.inf) and any(x._data.shape[a] == 0 for a in axes):
         raise ValueError(f"norm: the {p:g} norm over an empty axis (shape {tuple(x.shape)}) "
                          "has no identity")
@@ -504,5 +550,5 @@ def norm(x, p=2, axis=None, keepdims=False, *, dim=None, keepdim=None):
 def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """log(sum(exp(x))) over axis (None: all), without overflow; int input gives float32."""
     x = _as_float("logsumexp", x)
-    axes = _axes("logsumexp", _dim("logsumexp", axis, dim), x.ndim)
+    axes = _axes("logsumexp", _reduce_dim("logsumexp", axis, dim), x.ndim)
     return LogSumExp.apply(x, axes, _keepdim("logsumexp", keepdims, keepdim))

@@ -81,6 +81,8 @@ def _index(op, x, index):
             i = i._data
         elif isinstance(i, (list, tuple)):  # a tuple inside the index is a list (NumPy's, torch's)
             i = x._backend.asarray(_list_index(op, x, list(i)))
+            if i.size == 0 and i.dtype.kind == "f":  # [] picks nothing: an empty int index
+                i = i.astype("int64")
         elif not (i is None or i is Ellipsis or isinstance(i, (int, slice)) or
                   x._backend.is_array(i) or isinstance(i, numbers.Integral)):
             raise IndexError(f"{op}: index of type {type(i).__module__}.{type(i).__name__} "
@@ -451,7 +453,17 @@ def concatenate(tensors, axis=0, *, dim=None):
     axis = _dim("concatenate", axis, dim, default=0)
     tensors = _tensors("concatenate", tensors)
     _same_kind("concatenate", tensors)
-    return Concatenate.apply(_axis("concatenate", axis, tensors[0].ndim), *tensors)
+    # PyTorch's legacy rule: 1-D empty tensors (shape (0,)) join anything, adding nothing
+    kept = [t for t in tensors if t.shape != (0,)] or tensors[:1]
+    a = _axis("concatenate", axis, kept[0].ndim)
+    first = kept[0].shape
+    for t in kept:
+        s = t.shape
+        if len(s) != len(first) or any(m != n for k, (m, n) in enumerate(zip(s, first))
+                                       if k != a):
+            raise ValueError(f"concatenate: shapes {tuple(first)} and {tuple(s)} differ "
+                             f"outside axis {axis}")
+    return Concatenate.apply(a, *kept)
 
 
 cat = concatenate  # PyTorch's name

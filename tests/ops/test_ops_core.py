@@ -76,13 +76,17 @@ def test_reductions_match_numpy_and_dim_spelling_matches_axis(sa, name, keep, se
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # var of one element: nan, with a warning
         want = ref(a, axis, keep)
+        # dim=() is PyTorch's spelling of every axis (torch.sum(x, dim=())); axis=() NumPy's
+        # of none
+        want_dim = ref(a, None, keep) if axis == () else want
         by_axis = fn(x, axis=axis, keepdims=keep)
         by_dim = fn(x, dim=axis, keepdim=keep)
         # var/std take correction second (torch's unbiased), norm takes p first
         positional = fn(x, axis, keep) if not name.startswith(("norm", "var", "std")) else by_axis
-    for got in (by_axis, by_dim, positional):
-        assert got.shape == np.shape(want) and got.dtype == np.float64
-        np.testing.assert_allclose(got.numpy(), want, rtol=1e-10, atol=1e-12)
+    for got, ref_ in ((by_axis, want), (by_dim, want_dim), (positional, want)):
+        assert got.shape == np.shape(ref_) and got.dtype == np.float64
+        np.testing.assert_allclose(got.numpy(), ref_, rtol=1e-10, atol=1e-12)
+    want = want_dim
     if name != "norm0" and not np.isnan(want).any():
         by_dim.sum().backward()  # a gradient of the input's shape and dtype
         assert x.grad.shape == shape and x.grad.dtype == np.float64
@@ -99,6 +103,8 @@ def test_tensor_methods_take_both_spellings(sa, name, keep, seed):
             axis = None
         if not shape and axis is not None:
             axis = 0
+    if axis == ():  # dim=() is every axis (PyTorch), axis=() none (NumPy)
+        axis = None
     x = gg.tensor(np.random.default_rng(seed).standard_normal(shape))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -288,7 +294,7 @@ def test_tuples_inside_an_index_act_as_lists(device):
     (lambda x: gg.clamp([1.0], 0.0), TypeError, "clamp: expected a Tensor, got builtins.list"),
     (lambda x: gg.norm(x, "nuc"), ValueError, "norm: p='nuc' is not supported"),
     (lambda x: gg.norm(x, nan), ValueError, "norm: p must not be nan"),
-    (lambda x: gg.norm(x, None), TypeError, "norm: p must be a number or 'fro', got None"),
+    (lambda x: gg.norm(x, [2]), TypeError, r"norm: p must be a number or 'fro', got \[2\]"),
     (lambda x: gg.norm(x, "fro", (0, 1, 2)), ValueError, "norm: p='fro' is the norm of a matrix"),
     (lambda x: gg.norm(x, inf, 0), ValueError, r"norm: the inf norm over an empty axis"),
     (lambda x: gg.norm(x, -1), ValueError, r"norm: the -1 norm over an empty axis"),
@@ -357,3 +363,56 @@ def test_logsumexp_is_stable(device):
                                rtol=1e-6)
     assert gg.logsumexp(gg.tensor([[-inf, -inf]], device=device), 1).tolist() == [-inf]
     assert gg.logsumexp(gg.tensor([1, 2], device=device), 0).dtype == gg.float32  # ints: float32
+
+
+# ---- review round ---------------------------------------------------------------------
+@pytest.mark.parametrize("call,what", [
+    (lambda x: x.sum(True), "sum: axis must be None, an int or a tuple of ints, got True"),
+    (lambda x: gg.mean(x, dim=False), "mean: axis must be None, an int or a tuple"),
+    (lambda x: x.max((0, True)), r"max: axis must be None, an int or a tuple of ints, "
+                                 r"got \(0, True\)"),
+    (lambda x: x.norm(2, True), "norm: axis must be None, an int or a tuple"),
+    (lambda x: x.logsumexp(np.bool_(True)), "logsumexp: axis must be None, an int or a tuple"),
+    (lambda x: x.argmax(True), "argmax: axis must be an int, got True"),
+    (lambda x: x.flatten(True), "flatten: axis must be an int, got True"),
+    (lambda x: gg.cat([x, x], dim=True), "concatenate: axis must be an int, got True"),
+    (lambda x: x.var(dim=True), "var: axis must be None, an int or a tuple"),
+])
+def test_a_bool_is_no_axis(device, call, what):
+    """operator.index(True) is 1: x.sum(True) summed axis 1 silently; NumPy and torch refuse."""
+    x = gg.tensor(np.ones((2, 3)), device=device)
+    with pytest.raises(TypeError, match=what):
+        call(x)
+
+
+@pytest.mark.parametrize("values", [[1, 2, 4], [True, False, True]])
+def test_mean_of_int_and_bool_tensors_raises(device, values):
+    """It was float64 (NumPy's mean), a silent promotion; torch refuses too."""
+    x = gg.tensor(values, device=device)
+    with pytest.raises(TypeError, match=r"mean: expected a floating point tensor, got "
+                                        r"(int64|bool) \(shape \(3,\)\); cast first"):
+        x.mean()
+    assert x.float().mean().dtype == gg.float32
+
+
+def test_where_refuses_an_int_scalar_out_of_the_tensor_range(device):
+    """np.where wrapped it: where(c, int32 t, 2**40) gave 0 where c is False."""
+    c = gg.tensor([True, False], device=device)
+    x = gg.tensor(np.array([1, 2], np.int32), device=device)
+    with pytest.raises(OverflowError, match=r"where: b=1099511627776 is out of the range of "
+                                            r"int32"):
+        gg.where(c, x, 2 ** 40)
+    with pytest.raises(OverflowError, match="where: a=-1 is out of the range of uint8"):
+        gg.where(c, -1, x.to(gg.int64).to(np.uint8))
+    assert gg.where(c, x.to(gg.int64), 2 ** 40).tolist() == [1, 2 ** 40]
+    with pytest.raises(OverflowError, match="clamp: max=1099511627776 is out of the range"):
+        gg.clamp(x, max=2 ** 40)
+
+
+def test_cat_of_mismatched_shapes_names_the_op_and_shapes(device):
+    x = gg.tensor(np.ones((2, 3)), device=device)
+    with pytest.raises(ValueError, match=r"concatenate: shapes \(2, 3\) and \(2, 4\) differ "
+                                         "outside axis 0"):
+        gg.cat([x, gg.tensor(np.ones((2, 4)), device=device)])
+    with pytest.raises(ValueError, match=r"concatenate: shapes \(2, 3\) and \(3,\) differ"):
+        gg.cat([x, gg.tensor(np.ones(3), device=device)], dim=1)

@@ -282,3 +282,84 @@ def test_clamp_of_int_tensor_dtype_like_torch(device):
         got, want = x.clamp(**kw), t.clamp(**kw)
         assert str(got.dtype) == str(want.dtype).replace("torch.", ""), kw
         assert got.tolist() == want.tolist(), kw
+
+
+# ---- review round: fixes found against torch 2.13 --------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("fn", ["var", "std"])
+@pytest.mark.parametrize("correction", [2, 2.5, 3, 4])
+def test_var_std_gradient_with_a_dim_and_no_degrees_of_freedom(device, dtype, fn, correction):
+    """With a dim, torch's rule is 2 (x - mean) / (n - correction) G: finite where
+    n < correction, inf with the sign of (x - mean) G where n == correction (it was inf
+    everywhere, or nan for std); without a dim, G * inf (nan at the mean)."""
+    for x in ([[1.0, 3.0]], [[1.0, 2.0, 6.0]], [[2.0, 2.0]]):
+        for kw in (dict(dim=1), dict(dim=(0, 1)), dict(dim=-1, keepdim=True), {}):
+            run(device, lambda a: getattr(a, fn)(correction=correction, **kw),
+                lambda a: getattr(a, fn)(correction=correction, **kw), [x], dtype)
+
+
+@pytest.mark.parametrize("fn", ["var", "std"])
+def test_var_std_take_a_positional_bool_as_unbiased(device, rng, fn):
+    """torch's x.std(False): unbiased=False over every axis, not the axis 0 that
+    operator.index(False) names."""
+    a = rng.standard_normal((3, 4))
+    x, t = gg.tensor(a, device=device), torch.tensor(a)
+    for flag in (False, True):
+        got, want = getattr(x, fn)(flag), getattr(t, fn)(flag)
+        assert got.shape == tuple(want.shape) == ()
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+        got = getattr(gg, fn)(x, flag)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(getattr(x, fn)(0, False, True).numpy(),
+                               getattr(t, fn)(0, False, True).numpy(), rtol=1e-12)
+    with pytest.raises(TypeError, match=f"{fn}: got unbiased=False positionally"):
+        getattr(x, fn)(False, correction=0)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "var", "std", "norm"])
+def test_dim_empty_tuple_reduces_every_axis_as_torch(device, rng, name):
+    """torch.sum(x, dim=()) is the sum of all (NumPy's axis=() reduces none: kept)."""
+    a = rng.standard_normal((2, 3))
+    x, t = gg.tensor(a, device=device), torch.tensor(a)
+    tname = {"max": "amax", "min": "amin"}.get(name, name)
+    for keep in (False, True):
+        got = getattr(x, name)(dim=(), keepdim=keep)
+        want = getattr(t, tname)(dim=(), keepdim=keep)
+        assert got.shape == tuple(want.shape), keep
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12)
+        assert getattr(gg, name)(x, dim=[], keepdim=keep).shape == tuple(want.shape)
+    if name in ("sum", "max", "min", "norm"):
+        assert getattr(gg, name)(x, axis=()).shape == (2, 3)  # NumPy's meaning
+    got = x.norm("fro", dim=())
+    np.testing.assert_allclose(got.numpy(), torch.norm(t, "fro", dim=()).numpy(), rtol=1e-12)
+
+
+def test_norm_p_none_is_the_2_norm(device, rng):
+    a = rng.standard_normal((2, 3))
+    x, t = gg.tensor(a, device=device), torch.tensor(a)
+    np.testing.assert_allclose(gg.norm(x, None).numpy(), torch.norm(t, p=None).numpy())
+    np.testing.assert_allclose(x.norm(None, 1).numpy(), t.norm(None, 1).numpy())
+
+
+def test_clamp_int32_with_int64_tensor_bound_takes_int64(device):
+    """The common int type, as torch: an int64 bound is not cut to int32 (2**40 was 0)."""
+    x = gg.tensor(np.arange(3, dtype=np.int32), device=device)
+    b = gg.tensor([2 ** 40, 1, 1], device=device)
+    got = gg.clamp(x, b)
+    want = torch.clamp(torch.arange(3, dtype=torch.int32), torch.tensor([2 ** 40, 1, 1]))
+    assert str(got.dtype) == str(want.dtype).replace("torch.", "") == "int64"
+    assert got.tolist() == want.tolist()
+
+
+def test_cat_skips_1d_empty_tensors_as_torch(device, rng):
+    a = rng.standard_normal((2, 3))
+    e = np.zeros((0,))
+    run(device, lambda x, y: gg.cat([x, y], 1), lambda x, y: torch.cat([x, y], 1), [a, e])
+    run(device, lambda x, y: gg.cat([y, x]), lambda x, y: torch.cat([y, x]), [a, e])
+
+
+def test_empty_list_index_picks_nothing_as_torch(device):
+    a = np.arange(12.0).reshape(3, 4)
+    x, t = gg.tensor(a, device=device), torch.tensor(a)
+    assert x[[]].shape == tuple(t[[]].shape) == (0, 4)
+    assert x[:, []].shape == tuple(t[:, []].shape) == (3, 0)
