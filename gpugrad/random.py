@@ -238,26 +238,30 @@ def _std_normal(rng, shape, dtype):
     return rng.standard_normal(shape, dtype=np.float32 if dtype.char == "e" else dtype)
 
 
+def _std_normal_in(rng, shape, dtype):
+    """_std_normal rounded to dtype (float16 once, from its float32 draws)."""
+    return _std_normal(rng, shape, dtype).astype(dtype, copy=False)
+
+
+def _float_draws(op, draw, size, generator, dtype, device, requires_grad):
+    """rand / randn: a tensor of size (float32 by default) of draw(rng, shape, dtype)."""
+    shape = _size(op, size)
+    dtype = _floating(op, _dtype(op, dtype, _FLOAT))
+    _check_grad(op, requires_grad, dtype)
+    backend, rng = _source(op, generator, device)
+    with _on(backend):
+        arr = draw(rng, shape, dtype)
+    return _new(arr, backend, requires_grad)
+
+
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform draws from [0, 1): `rand(2, 3)` or `rand((2, 3))`; float32 by default."""
-    shape = _size("rand", size)
-    dtype = _floating("rand", _dtype("rand", dtype, _FLOAT))
-    _check_grad("rand", requires_grad, dtype)
-    backend, rng = _source("rand", generator, device)
-    with _on(backend):
-        arr = _uniform(rng, shape, dtype)
-    return _new(arr, backend, requires_grad)
+    return _float_draws("rand", _uniform, size, generator, dtype, device, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal draws: `randn(2, 3)` or `randn((2, 3))`; float32 by default."""
-    shape = _size("randn", size)
-    dtype = _floating("randn", _dtype("randn", dtype, _FLOAT))
-    _check_grad("randn", requires_grad, dtype)
-    backend, rng = _source("randn", generator, device)
-    with _on(backend):
-        arr = _std_normal(rng, shape, dtype).astype(dtype, copy=False)
-    return _new(arr, backend, requires_grad)
+    return _float_draws("randn", _std_normal_in, size, generator, dtype, device, requires_grad)
 
 
 def _int_arg(op, name, v):

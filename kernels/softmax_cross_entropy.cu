@@ -19,6 +19,32 @@
 // Loads each thread has in flight before it uses any: 16 bytes' worth.
 template <class T> struct unroll { enum { N = 16 / sizeof(T) }; };
 
+// The row this thread's group of G owns (>= R for the spare groups of the last
+// block), and the offset of the row's class 0 in the (N, C, S) logits.
+__device__ inline long long group_row(int G) {
+    return (long long)blockIdx.x * (blockDim.x / G) + threadIdx.x / G;
+}
+__device__ inline long long row_base(long long r, int C, long long S) {
+    const long long n = r / S;
+    return n * C * S + (r - n * S);
+}
+
+// A lane's first pass over its row: xp points at its class `lane`; classes lane,
+// lane + G, ... (gs = G * S apart) are read U at a time, padded with -inf, and
+// folded into (m, s). Each group of U also goes to visit(c0, v), c0 its first class.
+template <class T, class A, int U, class Visit>
+__device__ inline void lane_lse(const T* __restrict__ xp, int lane, int G, int C, long long gs,
+                                A& m, A& s, Visit visit) {
+    for (int c0 = lane; c0 < C; c0 += G * U, xp += U * gs) {
+        A v[U];
+#pragma unroll
+        for (int k = 0; k < U; ++k)
+            v[k] = c0 + k * G < C ? gg::to_acc(xp[k * gs]) : -gg::lim<A>::inf();
+        gg::lse_push(m, s, v);
+        visit(c0, v);
+    }
+}
+
 template <class T>
 __global__ void __launch_bounds__(512)
 sce_forward(const T* __restrict__ x, const void* __restrict__ labels, int labels64,
@@ -30,24 +56,17 @@ sce_forward(const T* __restrict__ x, const void* __restrict__ labels, int labels
     enum { U = unroll<T>::N };
     __shared__ A sa[32], sb[32];
     const int lane = threadIdx.x & (G - 1);
-    const long long r = (long long)blockIdx.x * (blockDim.x / G) + threadIdx.x / G;
+    const long long r = group_row(G);
     const bool active = r < R;  // no early return: every thread joins the reductions
     const bool smoothing = eps != 0.0;
     long long base = 0;
     A m, s, swr = A(0), x_ref = A(0);
     gg::lse_init(m, s);
     if (active) {
-        const long long n = r / S;
-        base = n * C * S + (r - n * S);
+        base = row_base(r, C, S);
         if (smoothing) x_ref = gg::finite_or_zero(gg::to_acc(x[base]));
-        const long long gs = G * S;  // from one of the lane's classes to its next
-        const T* xp = x + base + lane * S;
-        for (int c0 = lane; c0 < C; c0 += G * U, xp += U * gs) {
-            A v[U];
-#pragma unroll
-            for (int k = 0; k < U; ++k)
-                v[k] = c0 + k * G < C ? gg::to_acc(xp[k * gs]) : -gg::lim<A>::inf();
-            gg::lse_push(m, s, v);
+        lane_lse<T, A, U>(x + base + lane * S, lane, G, C, G * S, m, s,
+                          [&](int c0, const A (&v)[U]) {
             if (smoothing) {
 #pragma unroll
                 for (int k = 0; k < U; ++k) {
@@ -55,7 +74,7 @@ sce_forward(const T* __restrict__ x, const void* __restrict__ labels, int labels
                     if (c < C) swr += (weight ? gg::to_acc(weight[c]) : A(1)) * (v[k] - x_ref);
                 }
             }
-        }
+        });
     }
     gg::group_lse(m, s, G, sa, sb);
     if (smoothing) swr = gg::group_sum(swr, G, sa);
@@ -132,10 +151,9 @@ sce_backward(const T* __restrict__ x, const void* __restrict__ labels, int label
     typedef typename gg::acc<T>::type A;
     enum { U = unroll<T>::N };
     const int lane = threadIdx.x & (G - 1);
-    const long long r = (long long)blockIdx.x * (blockDim.x / G) + threadIdx.x / G;
+    const long long r = group_row(G);
     if (r >= R) return;  // no block-wide sync below
-    const long long n = r / S;
-    const long long base = n * C * S + (r - n * S);
+    const long long base = row_base(r, C, S);
     const long long t = gg::load_label(labels, labels64, r);
     if (t == ignore_index || t < 0 || t >= C) {
         const T fill = gg::from_acc<T>(t == ignore_index ? A(0) : gg::lim<A>::nan());
@@ -182,7 +200,7 @@ sce_soft_forward(const T* __restrict__ x, const T* __restrict__ t, const T* __re
     enum { U = unroll<T>::N };
     __shared__ A sa[32], sb[32];
     const int lane = threadIdx.x & (G - 1);
-    const long long r = (long long)blockIdx.x * (blockDim.x / G) + threadIdx.x / G;
+    const long long r = group_row(G);
     const bool active = r < R;  // no early return: every thread joins the reductions
     const bool smoothing = eps != 0.0;
     const long long gs = G * S;  // from one of the lane's classes to its next
@@ -190,16 +208,8 @@ sce_soft_forward(const T* __restrict__ x, const T* __restrict__ t, const T* __re
     A m, s;
     gg::lse_init(m, s);
     if (active) {
-        const long long n = r / S;
-        base = n * C * S + (r - n * S);
-        const T* xp = x + base + lane * S;
-        for (int c0 = lane; c0 < C; c0 += G * U, xp += U * gs) {
-            A v[U];
-#pragma unroll
-            for (int k = 0; k < U; ++k)
-                v[k] = c0 + k * G < C ? gg::to_acc(xp[k * gs]) : -gg::lim<A>::inf();
-            gg::lse_push(m, s, v);
-        }
+        base = row_base(r, C, S);
+        lane_lse<T, A, U>(x + base + lane * S, lane, G, C, gs, m, s, [](int, const A (&)[U]) {});
     }
     gg::group_lse(m, s, G, sa, sb);
 
@@ -258,10 +268,9 @@ sce_soft_backward(const T* __restrict__ x, const T* __restrict__ t, const T* __r
     typedef typename gg::acc<T>::type A;
     enum { U = unroll<T>::N };
     const int lane = threadIdx.x & (G - 1);
-    const long long r = (long long)blockIdx.x * (blockDim.x / G) + threadIdx.x / G;
+    const long long r = group_row(G);
     if (r >= R) return;  // no block-wide sync below
-    const long long n = r / S;
-    const long long base = n * C * S + (r - n * S);
+    const long long base = row_base(r, C, S);
     const bool smoothing = eps != 0.0;
     const A one_minus_eps = A(1.0 - eps), eps_over_c = A(eps / C);
     const A scale = gg::ce_row_scale(gg::to_acc(g[g_rows ? r : 0]), A(rows), reduction);

@@ -447,44 +447,36 @@ def _like_outputs(outs, m):
     return _vector_like((outs,) if single else outs, single, m)
 
 
+def _matches_torch(f, shapes, name, create_graph, device, seed):
+    """F.<name> of f against torch.autograd.functional's, for inputs that do and do not
+    require grad; with create_graph, the results' own derivatives too."""
+    torch = pytest.importorskip("torch")
+    for requires_grad in (False, True):
+        args, targs = _both(torch, shapes, seed, device, requires_grad)
+
+        def kw(ts, one, m):
+            if name in ("jacobian", "hessian"):
+                return {"create_graph": create_graph}
+            v = _like_outputs(f(m, *ts), m) if name == "vjp" else _vector_like(ts, one, m)
+            return {"v": v, "create_graph": create_graph}
+        rg, rt = _compare(name, args, targs, kw, lambda *a: f(gg, *a),
+                          lambda *a: f(torch, *a), torch)
+        if create_graph and requires_grad:
+            _second_derivatives(rg, rt, args, targs, torch, seed)
+
+
 @pytest.mark.parametrize("create_graph", [False, True])
 @pytest.mark.parametrize("name", ["vjp", "jvp", "jacobian"])
 @pytest.mark.parametrize("fn", list(VECTOR_FNS))
 def test_matches_torch_vector_functions(fn, name, create_graph, device):
-    torch = pytest.importorskip("torch")
-    f, shapes = VECTOR_FNS[fn]
-    for requires_grad in (False, True):
-        args, targs = _both(torch, shapes, 3, device, requires_grad)
-
-        def kw(ts, one, m):
-            if name == "jacobian":
-                return {"create_graph": create_graph}
-            if name == "jvp":
-                return {"v": _vector_like(ts, one, m), "create_graph": create_graph}
-            return {"v": _like_outputs(f(m, *ts), m), "create_graph": create_graph}
-        rg, rt = _compare(name, args, targs, kw, lambda *a: f(gg, *a),
-                          lambda *a: f(torch, *a), torch)
-        if create_graph and requires_grad:
-            _second_derivatives(rg, rt, args, targs, torch, 3)
+    _matches_torch(*VECTOR_FNS[fn], name, create_graph, device, seed=3)
 
 
 @pytest.mark.parametrize("create_graph", [False, True])
 @pytest.mark.parametrize("name", ["hessian", "hvp", "vhp"])
 @pytest.mark.parametrize("fn", list(SCALAR_FNS))
 def test_matches_torch_scalar_functions(fn, name, create_graph, device):
-    torch = pytest.importorskip("torch")
-    f, shapes = SCALAR_FNS[fn]
-    for requires_grad in (False, True):
-        args, targs = _both(torch, shapes, 5, device, requires_grad)
-
-        def kw(ts, one, m):
-            if name == "hessian":
-                return {"create_graph": create_graph}
-            return {"v": _vector_like(ts, one, m), "create_graph": create_graph}
-        rg, rt = _compare(name, args, targs, kw, lambda *a: f(gg, *a),
-                          lambda *a: f(torch, *a), torch)
-        if create_graph and requires_grad:
-            _second_derivatives(rg, rt, args, targs, torch, 5)
+    _matches_torch(*SCALAR_FNS[fn], name, create_graph, device, seed=5)
 
 
 # Calls that PyTorch's strict mode refuses or lets through: gpugrad must agree.

@@ -10,21 +10,15 @@
 Skipped without nvcc. Everything is compiled once per session.
 """
 import os
-import shutil
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gpugrad.backends.cpu import CPUBackend
+from tests._nvcc import KERNELS, compile_ptx, host_program as _host_program, requires_nvcc
 
-ROOT = Path(__file__).resolve().parent.parent
-KERNELS = ROOT / "kernels"
-NVCC = shutil.which("nvcc") or ("/usr/local/bin/nvcc" if os.access("/usr/local/bin/nvcc", os.X_OK)
-                                else None)
-pytestmark = pytest.mark.skipif(NVCC is None, reason="nvcc not found (CUDA toolkit not installed)")
+pytestmark = requires_nvcc
 
 CTYPES = {"float16": "gg::half", "float32": "float", "float64": "double"}
 ARCHS = ("sm_80", "sm_90")
@@ -52,10 +46,7 @@ def ptx(tmp_path_factory):
     def compile_one(job):
         f, dt, arch = job
         dst = out / f"{f}.{dt}.{arch}.ptx"
-        p = subprocess.run([NVCC, "--ptx", f"-arch={arch}", "--std=c++17",
-                            f"-DGG_DTYPE={CTYPES[dt]}", "-Werror", "all-warnings",
-                            str(KERNELS / f), "-o", str(dst)],
-                           capture_output=True, text=True, timeout=300)
+        p = compile_ptx(KERNELS / f, dst, arch, CTYPES[dt])
         return job, (p.returncode, p.stderr, dst.read_text() if dst.exists() else "")
 
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
@@ -85,17 +76,8 @@ def test_kernel_compiles_to_ptx(ptx, file, dtype, arch):
 # g is N*S values for 'none' (reduction 0), else one value.
 #   ceprob N C S G U eps has_w reduction x... t... [w...] g...   (t: N*C*S probabilities)
 #       -> stat (3*N*S: m, l, mass), loss (N*S), out, gx (N*C*S), gt (N*C*S)
-HOST_PROGRAM = r"""
-#include "gpugrad_math.cuh"
-#include <cstdio>
-#include <cstring>
-#include <utility>
-#include <vector>
-
+HOST_RUN = r"""
 using namespace gg;
-
-static double rd() { double v; if (std::scanf("%lf", &v) != 1) throw 1; return v; }
-static void wr(double v) { std::printf("%.17g\n", v); }
 
 // The warp-shuffle butterfly: after it every lane of a group of `width`
 // holds the merge of the group, combined in the same order as __shfl_xor.
@@ -146,6 +128,30 @@ static A group_sum(std::vector<A> v) {
     return w[0];
 }
 
+// A row's first pass as the kernels' lane_lse: lane l folds classes l, l + G, ...
+// U at a time (padding -inf) into its (m, s), handing each group of U to
+// visit(lane, c0, v); the lanes are then merged as group_lse does.
+template <class A, int U, class Visit>
+static std::pair<A, A> row_lse(const std::vector<A>& x, long base, long C, long S, int G,
+                               Visit visit) {
+    std::vector<std::pair<A, A>> lanes(G);
+    for (int lane = 0; lane < G; ++lane) {
+        A mm, s;
+        lse_init(mm, s);
+        for (long c0 = lane; c0 < C; c0 += (long)G * U) {
+            A v[U];
+            for (int k = 0; k < U; ++k) {
+                const long c = c0 + (long)k * G;
+                v[k] = c < C ? x[base + c * S] : -lim<A>::inf();
+            }
+            lse_push(mm, s, v);
+            visit(lane, c0, v);
+        }
+        lanes[lane] = {mm, s};
+    }
+    return group_lse(lanes);
+}
+
 template <class A, int U>
 static int ce() {
     const long N = (long)rd(), C = (long)rd(), S = (long)rd();
@@ -172,24 +178,15 @@ static int ce() {
     A total = A(0), den = A(0);
     for (long r = 0; r < R; ++r) {
         const long n = r / S, base = n * C * S + (r - n * S);
-        std::vector<std::pair<A, A>> lanes(G);
         std::vector<A> swr(G, A(0));
         const A x_ref = smoothing ? finite_or_zero(x[base]) : A(0);
-        for (int lane = 0; lane < G; ++lane) {
-            A mm, s;
-            lse_init(mm, s);
-            for (long c0 = lane; c0 < C; c0 += (long)G * U) {
-                A v[U];
-                for (int k = 0; k < U; ++k) {
-                    const long c = c0 + (long)k * G;
-                    v[k] = c < C ? x[base + c * S] : -lim<A>::inf();
-                    if (smoothing && c < C) swr[lane] += (has_w ? w[c] : A(1)) * (v[k] - x_ref);
-                }
-                lse_push(mm, s, v);
+        const std::pair<A, A> ms = row_lse<A, U>(x, base, C, S, G,
+                                                 [&](int lane, long c0, const A (&v)[U]) {
+            for (int k = 0; k < U; ++k) {
+                const long c = c0 + (long)k * G;
+                if (smoothing && c < C) swr[lane] += (has_w ? w[c] : A(1)) * (v[k] - x_ref);
             }
-            lanes[lane] = {mm, s};
-        }
-        const std::pair<A, A> ms = group_lse(lanes);
+        });
         const A sw = smoothing ? group_sum(swr) : A(0);
         m[r] = ms.first;
         l[r] = log_(ms.second);
@@ -245,21 +242,8 @@ static int ceprob() {
     A total = A(0);
     for (long r = 0; r < R; ++r) {
         const long n = r / S, base = n * C * S + (r - n * S);
-        std::vector<std::pair<A, A>> lanes(G);
-        for (int lane = 0; lane < G; ++lane) {
-            A mm, s;
-            lse_init(mm, s);
-            for (long c0 = lane; c0 < C; c0 += (long)G * U) {
-                A v[U];
-                for (int k = 0; k < U; ++k) {
-                    const long c = c0 + (long)k * G;
-                    v[k] = c < C ? x[base + c * S] : -lim<A>::inf();
-                }
-                lse_push(mm, s, v);
-            }
-            lanes[lane] = {mm, s};
-        }
-        const std::pair<A, A> ms = group_lse(lanes);
+        const std::pair<A, A> ms = row_lse<A, U>(x, base, C, S, G,
+                                                 [](int, long, const A (&)[U]) {});
         m[r] = ms.first;
         l[r] = log_(ms.second);
         std::vector<A> lm(G, A(0)), ld(G, A(0));
@@ -318,36 +302,16 @@ static int run(const char* op) {
     if (!std::strcmp(op, "ceprob")) return sizeof(A) == 4 ? ceprob<A, 4>() : ceprob<A, 2>();
     return 2;
 }
-
-int main(int argc, char** argv) {
-    if (argc != 3) return 2;
-    try {
-        return !std::strcmp(argv[2], "float32") ? run<float>(argv[1]) : run<double>(argv[1]);
-    } catch (int) {
-        std::fprintf(stderr, "bad input\n");
-        return 3;
-    }
-}
 """
 
 
 @pytest.fixture(scope="module")
 def host_program(tmp_path_factory):
-    d = tmp_path_factory.mktemp("host")
-    src = d / "host_math.cu"
-    src.write_text(HOST_PROGRAM)
-    exe = d / "host_math"
-    p = subprocess.run([NVCC, "-x", "cu", "-O2", "--std=c++17", "-I", str(KERNELS),
-                        str(src), "-o", str(exe)], capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, f"host compile of gpugrad_math.cuh failed:\n{p.stderr}"
+    prog = _host_program(tmp_path_factory.mktemp("host"), "gpugrad_math.cuh", HOST_RUN)
 
     def run(op, dtype, *values):
-        text = " ".join(repr(float(v)) for v in np.concatenate(
+        return prog(op, dtype, np.concatenate(
             [np.ravel(np.asarray(v, dtype=np.float64)) for v in values]))
-        r = subprocess.run([str(exe), op, dtype], input=text, capture_output=True, text=True,
-                           timeout=60)
-        assert r.returncode == 0, r.stderr
-        return np.array([float(v) for v in r.stdout.split()])
     return run
 
 

@@ -341,6 +341,15 @@ class CUDABackend:
         wsum = weight.sum(dtype=_ACC[dtype]) if label_smoothing else None
         return weight, wsum
 
+    @staticmethod
+    def _backward_rows(stat, g, dtype, N, S, red):
+        """stat and g as the backward kernels read them: stat contiguous in the
+        accumulation dtype; g of dtype, (N, S) contiguous for 'none' (red 0), else 0-d."""
+        stat = _contiguous(stat.astype(_ACC[dtype], copy=False))
+        g = g.astype(dtype, copy=False)
+        g = _contiguous(cupy.broadcast_to(g, (N, S))) if red == 0 else g.reshape(())
+        return stat, g
+
     def softmax_cross_entropy_forward(self, x, t, weight, ignore_index,
                                       label_smoothing, reduction):
         """Returns (loss, stat, den): stat (2, N, S), each row's max and log-sum of
@@ -393,9 +402,7 @@ class CUDABackend:
             x = _contiguous(x)
             t, t64 = self._labels(t)
             weight, wsum = self._class_weights(weight, dt, label_smoothing)
-            stat = _contiguous(stat.astype(_ACC[dt], copy=False))
-            g = g.astype(dt, copy=False)
-            g = _contiguous(cupy.broadcast_to(g, (N, S))) if red == 0 else g.reshape(())
+            stat, g = self._backward_rows(stat, g, dt, N, S, red)
             den = den.astype(_ACC[dt], copy=False).reshape(()) if red == 2 else None
             G, block = _row_layout(C, S, R)
             ks["sce_backward"]((-(-R // (block // G)),), (block,), (
@@ -424,7 +431,7 @@ class CUDABackend:
             partial = cupy.empty(2 * max(nblocks, 1), _ACC[dt])
             if work:
                 x, t = _contiguous(x), _contiguous(t)
-                weight = None if weight is None else _contiguous(weight.astype(dt, copy=False))
+                weight, _ = self._class_weights(weight, dt, False)  # these kernels take no sum
                 ks["sce_soft_forward"]((nblocks,), (block,), (
                     x, t, weight, np.int64(R), np.int32(C), np.int64(S),
                     np.float64(label_smoothing), np.int32(G), stat, loss, partial))
@@ -449,10 +456,8 @@ class CUDABackend:
             if R == 0 or C == 0 or not (need_x or need_t):
                 return gx, gt
             x, t = _contiguous(x), _contiguous(t)
-            weight = None if weight is None else _contiguous(weight.astype(dt, copy=False))
-            stat = _contiguous(stat.astype(_ACC[dt], copy=False))
-            g = g.astype(dt, copy=False)
-            g = _contiguous(cupy.broadcast_to(g, (N, S))) if red == 0 else g.reshape(())
+            weight, _ = self._class_weights(weight, dt, False)  # these kernels take no sum
+            stat, g = self._backward_rows(stat, g, dt, N, S, red)
             G, block = _row_layout(C, S, R)
             ks["sce_soft_backward"]((-(-R // (block // G)),), (block,), (
                 x, t, weight, stat, g, np.int32(red == 0), np.int32(red), np.float64(R),

@@ -25,6 +25,35 @@ def _grad(p, seed):
     p.grad = gg.tensor(g, device=p.device)
 
 
+def _train(ps, opt, steps):
+    """opt.step() once per i in steps, parameter k's gradient seeded by 10 * i + k."""
+    for i in steps:
+        for k, p in enumerate(ps):
+            _grad(p, 10 * i + k)
+        opt.step()
+
+
+def _resumed(make, ps, sd):
+    """A fresh (params, optimizer) from make(), given ps's values and the state dict sd."""
+    ps2, opt2 = make()
+    for p, q in zip(ps, ps2):
+        q.data = p.data.copy()
+    opt2.load_state_dict(sd)
+    return ps2, opt2
+
+
+def _assert_steps_agree(ps, opt, ps2, opt2, steps):
+    """Both optimizers step on the same gradients (as _train) and end bit for bit equal."""
+    for i in steps:
+        for k, (p, q) in enumerate(zip(ps, ps2)):
+            _grad(p, 10 * i + k)
+            q.grad = gg.tensor(p.grad.numpy())
+        opt.step()
+        opt2.step()
+    for p, q in zip(ps, ps2):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+
+
 # ---- bad hyperparameters ------------------------------------------------------------
 @pytest.mark.parametrize("name,kw,match", [
     ("SGD", dict(lr=-0.1), "SGD: invalid lr value: -0.1"),
@@ -161,10 +190,7 @@ def test_float32_stays_float32_and_0d_and_empty_work():
     ps = [_param((), np.float32), _param((0, 4), np.float32), _param((2, 3), np.float32)]
     for name, kw in OPTS.items():
         opt = getattr(gg.optim, name)(ps, **kw)
-        for i in range(3):
-            for k, p in enumerate(ps):
-                _grad(p, 10 * i + k)
-            opt.step()
+        _train(ps, opt, range(3))
         for p in ps:
             assert p.dtype == np.float32
             for key, v in opt.state[p].items():
@@ -209,28 +235,15 @@ def test_state_dict_round_trip_continues_exactly(name):
         return ps, opt
 
     ps, opt = make()
-    for i in range(5):
-        for k, p in enumerate(ps):
-            _grad(p, 10 * i + k)
-        opt.step()
+    _train(ps, opt, range(5))
     sd = copy.deepcopy(opt.state_dict())
     assert [g["params"] for g in sd["param_groups"]] == [[0, 1], [2]]
     assert sd["param_groups"][1]["lr"] == 0.05
     assert set(sd["state"]) == {0, 1, 2}
     if name != "SGD":  # SGD keeps no step count, as PyTorch's
         assert sd["state"][0]["step"].item() == 5.0
-    ps2, opt2 = make()
-    for p, q in zip(ps, ps2):
-        q.data = p.data.copy()
-    opt2.load_state_dict(sd)
-    for i in range(5, 9):
-        for k, (p, q) in enumerate(zip(ps, ps2)):
-            _grad(p, 10 * i + k)
-            q.grad = gg.tensor(p.grad.numpy())
-        opt.step()
-        opt2.step()
-    for p, q in zip(ps, ps2):
-        np.testing.assert_array_equal(p.numpy(), q.numpy())
+    ps2, opt2 = _resumed(make, ps, sd)
+    _assert_steps_agree(ps, opt, ps2, opt2, range(5, 9))
     # loaded state is the optimizer's own copy, not the dict's
     key = next(iter(sd["state"][0]))
     assert opt2.state[ps2[0]][key] is not sd["state"][0][key]
@@ -373,26 +386,13 @@ def test_checkpoint_through_gg_save_and_load(tmp_path):
         return ps, gg.optim.AdamW([{"params": ps[:1]}, {"params": ps[1:], "lr": 0.1}],
                                   amsgrad=True)
     ps, opt = make()
-    for i in range(3):
-        for k, p in enumerate(ps):
-            _grad(p, 10 * i + k)
-        opt.step()
+    _train(ps, opt, range(3))
     gg.save({"opt": opt.state_dict()}, tmp_path / "ckpt.safetensors")
     sd = gg.load(tmp_path / "ckpt.safetensors")["opt"]
     sd["state"] = {str(k): v for k, v in sd["state"].items()}
-    ps2, opt2 = make()
-    for p, q in zip(ps, ps2):
-        q.data = p.data.copy()
-    opt2.load_state_dict(sd)
+    ps2, opt2 = _resumed(make, ps, sd)
     assert opt2.param_groups[1]["lr"] == 0.1 and opt2.param_groups[0]["betas"] == (0.9, 0.999)
-    for i in range(3, 6):
-        for k, (p, q) in enumerate(zip(ps, ps2)):
-            _grad(p, 10 * i + k)
-            q.grad = gg.tensor(p.grad.numpy())
-        opt.step()
-        opt2.step()
-    for p, q in zip(ps, ps2):
-        np.testing.assert_array_equal(p.numpy(), q.numpy())
+    _assert_steps_agree(ps, opt, ps2, opt2, range(3, 6))
 
 
 # ---- review round: hyperparameters rounded to the parameter's dtype; Adagrad's state ----

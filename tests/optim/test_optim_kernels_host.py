@@ -4,37 +4,22 @@ gpugrad.optim (gpugrad/optim/_arrays.py, their oracle) for every flag
 combination; and the file compiles to PTX inside an elementwise kernel shaped like
 the one CuPy generates. Skipped without nvcc."""
 import itertools
-import os
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gpugrad.optim import _arrays, _kernels
+from tests._nvcc import KERNELS, compile_ptx, host_program as _host_program, requires_nvcc
 
-ROOT = Path(__file__).resolve().parents[2]
-KERNELS = ROOT / "kernels"
-NVCC = shutil.which("nvcc") or ("/usr/local/bin/nvcc" if os.access("/usr/local/bin/nvcc", os.X_OK)
-                                else None)
-pytestmark = pytest.mark.skipif(NVCC is None, reason="nvcc not found (CUDA toolkit not installed)")
+pytestmark = requires_nvcc
 
 # op: (number of scalars, state buffers (names), flag bits that gate optional buffers)
 OPS = {"sgd": (4, ("buf",)), "adam": (8, ("m", "v", "vmax")),
        "rmsprop": (6, ("sq", "gavg", "buf")), "adagrad": (3, ("acc",))}
 
 # Reads: n flags scalars... p[n] g[n] then each state buffer [n]; writes p and the buffers.
-HOST_PROGRAM = r"""
-#include "optim.cu"
-#include <cstdio>
-#include <cstring>
-#include <vector>
-
-static double rd() { double v; if (std::scanf("%lf", &v) != 1) throw 1; return v; }
-static void wr(double v) { std::printf("%.17g\n", v); }
-
+HOST_RUN = r"""
 template <class T>
 static int run(const char* op) {
     const long n = (long)rd();
@@ -67,40 +52,20 @@ static int run(const char* op) {
     for (auto& buf : b) for (T v : buf) wr(v);
     return 0;
 }
-
-int main(int argc, char** argv) {
-    if (argc != 3) return 2;
-    try {
-        return !std::strcmp(argv[2], "float32") ? run<float>(argv[1]) : run<double>(argv[1]);
-    } catch (int) {
-        std::fprintf(stderr, "bad input\n");
-        return 3;
-    }
-}
 """
 
 
 @pytest.fixture(scope="module")
 def host_program(tmp_path_factory):
-    d = tmp_path_factory.mktemp("optim_host")
-    src = d / "optim_host.cu"
-    src.write_text(HOST_PROGRAM)
-    exe = d / "optim_host"
     # No contraction into fused multiply-adds (which some host targets would do): the
     # same operations as NumPy's, rounded the same, so the comparison can be exact.
-    p = subprocess.run([NVCC, "-x", "cu", "-O2", "--std=c++17", "-Xcompiler", "-ffp-contract=off",
-                        "-I", str(KERNELS), str(src), "-o", str(exe)],
-                       capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, f"host compile of kernels/optim.cu failed:\n{p.stderr}"
+    prog = _host_program(tmp_path_factory.mktemp("optim_host"), "optim.cu", HOST_RUN,
+                         ("-Xcompiler", "-ffp-contract=off"))
 
     def run(op, dtype, flags, scalars, p, g, bufs):
-        text = " ".join(repr(float(v)) for v in np.concatenate(
+        out = prog(op, dtype, np.concatenate(
             [[p.size, flags], scalars, p.ravel(), g.ravel()] + [b.ravel() for b in bufs]))
-        r = subprocess.run([str(exe), op, dtype], input=text, capture_output=True, text=True,
-                           timeout=60)
-        assert r.returncode == 0, r.stderr
-        out = np.array([float(v) for v in r.stdout.split()]).reshape(1 + len(bufs), p.size)
-        return out.astype(dtype)
+        return out.reshape(1 + len(bufs), p.size).astype(dtype)
     return run
 
 
@@ -224,9 +189,7 @@ def test_kernel_compiles_to_ptx(tmp_path, name, ctype, arch):
     src = tmp_path / f"{name}.cu"
     src.write_text(_cupy_like_source(name))
     out = tmp_path / f"{name}.ptx"
-    p = subprocess.run([NVCC, "--ptx", f"-arch={arch}", "--std=c++17", f"-DGG_DTYPE={ctype}",
-                        "-Werror", "all-warnings", "-I", str(KERNELS), str(src), "-o", str(out)],
-                       capture_output=True, text=True, timeout=300)
+    p = compile_ptx(src, out, arch, ctype)
     assert p.returncode == 0, f"{src.read_text()}\n{p.stderr}"
     text = out.read_text()
     assert f".target {arch}" in text and f".entry gg_{name}_step" in text

@@ -37,22 +37,14 @@ def _problem(lib, dtype, rng_seed=0):
     init = {k: rng.standard_normal(v).astype(dtype) for k, v in shapes.items()}
     X = rng.standard_normal((16, 5)).astype(dtype)
     y = rng.standard_normal(16).astype(dtype)
-    if lib == "torch":
-        P = {k: torch.tensor(v, requires_grad=True) for k, v in init.items()}
-        Xt, yt = torch.tensor(X), torch.tensor(y)
+    m = torch if lib == "torch" else gg  # the same calls in both libraries
+    P = {k: m.tensor(v, requires_grad=True) for k, v in init.items()}
+    X, y = m.tensor(X), m.tensor(y)
 
-        def loss():
-            h = torch.tanh(Xt @ P["W1"] + P["b1"])
-            r = (h @ P["W2"]) * P["s"] - yt + P["e"].sum()
-            return (r * r).mean()
-    else:
-        P = {k: gg.tensor(v, requires_grad=True) for k, v in init.items()}
-        Xg, yg = gg.tensor(X), gg.tensor(y)
-
-        def loss():
-            h = gg.tanh(Xg @ P["W1"] + P["b1"])
-            r = (h @ P["W2"]) * P["s"] - yg + P["e"].sum()
-            return (r * r).mean()
+    def loss():
+        h = m.tanh(X @ P["W1"] + P["b1"])
+        r = (h @ P["W2"]) * P["s"] - y + P["e"].sum()
+        return (r * r).mean()
     return P, loss
 
 
