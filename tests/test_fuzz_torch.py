@@ -1387,15 +1387,13 @@ def test_custom_function_gradient_is_summed_to_shape():
     assert x.grad.item() == 4.0 and y.grad.tolist() == [2.0, 2.0]  # torch's answer
 
 
-@pytest.mark.xfail(strict=True, reason="gpugrad accuracy bug: binary_cross_entropy_with_logits "
-                   "is built on softplus with its threshold 20, so beyond |x| = 20 it drops "
-                   "log1p(exp(-|x|)) (up to 2e-9 absolute in loss and gradient); torch is "
-                   "exact to float64 rounding there")
 def test_bce_with_logits_is_exact_beyond_20():
+    """Built on softplus, it must not take softplus's linear tail past |x| = 20, which
+    drops log1p(exp(-|x|)) (2e-9 absolute here); torch is exact to float64 rounding."""
     x = gg.tensor(np.array([20.5, -30.0]), requires_grad=True)
     t = gg.tensor(np.array([0.0, 1.0]))
     loss = gg.binary_cross_entropy_with_logits(x, t, reduction="sum")
     loss.backward()
     exact = 20.5 + np.log1p(np.exp(-20.5)) + 30.0 + np.log1p(np.exp(-30.0))
-    assert abs(loss.item() - exact) < 1e-14 * exact          # gpugrad: 50.5, 1.25e-9 off
-    assert abs(x.grad.numpy()[0] - 1 / (1 + np.exp(-20.5))) < 1e-15  # gpugrad: 1.0
+    assert abs(loss.item() - exact) < 1e-14 * exact  # the linear tail gave 50.5, 1.25e-9 off
+    assert abs(x.grad.numpy()[0] - 1 / (1 + np.exp(-20.5))) < 1e-15  # it gave 1.0

@@ -440,7 +440,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     target = _like(op, target, input, "target")
     _same_shape(op, input, target)
     pt = target if pos_weight is None else _fits(op, pos_weight, input, "pos_weight") * target
-    loss = (1 - target) * softplus(input) + pt * softplus(-input)
+    # threshold=inf: the exact log(1 + e^x) everywhere, not softplus's linear tail past 20
+    inf = math.inf
+    loss = (1 - target) * softplus(input, threshold=inf) + pt * softplus(-input, threshold=inf)
     if weight is not None:
         loss = loss * _fits(op, weight, input, "weight")
     return _reduce(op, loss, reduction)
