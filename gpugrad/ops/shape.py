@@ -164,7 +164,14 @@ class IndexPut(Function):
         ctx.index = index
         ctx.vshape = v._data.shape if isinstance(v, Tensor) else ()
         out = x._data.copy()
-        out[index] = v._data if isinstance(v, Tensor) else v
+        V = v._data if isinstance(v, Tensor) else v
+        if getattr(V, "ndim", 0):
+            # torch drops a value's leading 1s beyond the target's rank; NumPy does too,
+            # except into a single element, where it calls the value a sequence.
+            lead = V.ndim - out[index].ndim
+            if lead > 0 and all(n == 1 for n in V.shape[:lead]):
+                V = V.reshape(V.shape[lead:])
+        out[index] = V
         mask = ctx.backend.xp.ones(out.shape, out.dtype)
         mask[index] = 0
         ctx.save_for_backward(mask)

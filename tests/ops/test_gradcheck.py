@@ -71,6 +71,7 @@ CASES = {
     "IndexPut": [C(lambda a, v: _setitem(a, (slice(None), 1), v), (3, 2), (3,)),
                  C(lambda a, v: _setitem(a, 0, v), (3, 2), ()),
                  C(lambda a, v: _setitem(a, 0, v), (3, 2), (1, 1, 2)),  # leading 1s dropped
+                 C(lambda a, v: _setitem(a, 1, v), (3,), (1,)),  # ... also into one element
                  C(lambda a, v: _setitem(a, slice(None), v), (2, 3, 2), (3, 2))],  # lower rank
     "Concatenate": [C(lambda a, b: gg.concatenate([a, b], axis=1), (2, 3), (2, 1)),
                     C(lambda a, b: gg.concatenate([a, b, a]), (2, 3), (1, 3))],
