@@ -316,8 +316,8 @@ def squeeze(x, axis=None, *, dim=None):
     shape = x.shape
     axes = [i for i, s in enumerate(shape) if s == 1] if axis is None else \
         [a for a in _axes("squeeze", axis, len(shape)) if shape[a] == 1]
-    if not axes:
-        return x
+    # Nothing to drop still gives a new view, as in torch: the input itself would let a
+    # hook or retain_grad on the result act on the input's gradient.
     return reshape(x, tuple(s for i, s in enumerate(shape) if i not in axes))
 
 
@@ -352,8 +352,6 @@ def flatten(x, start_dim=0, end_dim=-1):
 def broadcast_to(x, shape):
     """x broadcast to shape (a view); its gradient sums back over the broadcast axes."""
     shape = _dims("broadcast_to", shape)
-    if x._data.shape == shape:
-        return x
     if not broadcasts_to(x.shape, shape):
         raise ValueError(f"broadcast_to: a tensor of shape {tuple(x.shape)} does not "
                          f"broadcast to {shape}")
