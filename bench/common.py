@@ -50,6 +50,24 @@ class CPUTimer:
         return (time.perf_counter() - t0) / n
 
 
+class ProcessTimer:
+    """Process CPU time (time.process_time) around n calls: what this process itself
+    spent, so a neighbour on a shared VM (2 cores, 8 users) does not charge its time to
+    whichever contender it interrupted. Meaningful for engine-overhead workloads run
+    with one BLAS thread (bench/run.py sets that for --device cpu): with several
+    threads it would add up every thread's time. No idle pause: with one thread
+    there is no spinning pool to wait out."""
+
+    name = "time.process_time (process CPU time) around n calls"
+    settle = 0.0
+
+    def sample(self, fn, n):
+        t0 = time.process_time()
+        for _ in range(n):
+            fn()
+        return (time.process_time() - t0) / n
+
+
 class CUDATimer:
     """CUDA events on the legacy default stream, where CuPy's and PyTorch's default
     work both run, so one pair of events brackets either library's kernels."""
@@ -99,7 +117,7 @@ def calls_per_sample(fn, timer, min_sample):
 
 
 def measure(contenders: dict, timer, s: Settings) -> dict:
-    """Seconds per call of each zero-argument callable, sampled A B C, A B C, ...
+    """Seconds per call of each zero-argument callable, sampled A B C, C B A, ...
 
     Interleaving spreads slow drifts (clock boost, a neighbour's load) over every
     contender instead of charging them to whichever ran during the drift.
@@ -111,12 +129,21 @@ def measure(contenders: dict, timer, s: Settings) -> dict:
             fn()
         reps[name] = calls_per_sample(fn, timer, s.min_sample)
     samples = {name: [] for name in contenders}
-    for _ in range(s.rounds):
-        for name, fn in contenders.items():
+    for r in range(s.rounds):
+        # A B C, C B A, ...: no contender always runs first (or right after another).
+        order = list(contenders.items())
+        for name, fn in (order if r % 2 == 0 else reversed(order)):
             time.sleep(timer.settle)
             fn()  # untimed: wakes the thread pools the pause let sleep
             samples[name].append(timer.sample(fn, reps[name]))
     return {name: Stat(v) for name, v in samples.items()}
+
+
+def ratio(stats: dict, a: str, b: str) -> float:
+    """Median over rounds of a's sample / b's sample in the same round: the ratio that a
+    drift of the machine's speed (large on shared VMs) moves least, since each pair
+    of samples ran back to back."""
+    return statistics.median(p / q for p, q in zip(stats[a].samples, stats[b].samples))
 
 
 # ---- formatting ------------------------------------------------------------------

@@ -101,3 +101,49 @@ def torch_step(torch, X, y, params, lr=LR):
             p -= lr * p.grad
             p.grad = None
     return loss
+
+
+# ---- the same step through the training stack: nn.Linear + optim.SGD ------------------
+def nn_model(lib, params):
+    """Two lib.nn.Linear layers holding the given parameters (W stored transposed, as
+    Linear keeps weight (out, in)), and lib.optim.SGD over them (lr LR): works for
+    gpugrad and torch alike."""
+    W1, b1, W2, b2 = params
+    layers = [lib.nn.Linear(*W1.shape), lib.nn.Linear(*W2.shape)]
+    with lib.no_grad():
+        for layer, W, b in zip(layers, (W1, W2), (b1, b2)):
+            w, bb = lib.from_numpy(np.ascontiguousarray(W.T)), lib.from_numpy(b.copy())
+            if lib.__name__ != "torch":  # gpugrad's .data is the array
+                w, bb = w.data, bb.data
+            layer.weight.data[...] = w
+            layer.bias.data[...] = bb
+    opt = lib.optim.SGD([p for layer in layers for p in layer.parameters()], lr=LR)
+    return layers, opt
+
+
+def nn_params(layers):
+    """[W1, b1, W2, b2] as host arrays in make_data's layout."""
+    out = []
+    for layer in layers:
+        w, b = layer.weight.detach(), layer.bias.detach()
+        out += [np.asarray(w.numpy()).T, np.asarray(b.numpy())]
+    return out
+
+
+def gpugrad_nn_step(gg, X, y, model):
+    """opt.zero_grad(); loss = CE(l2(sigmoid(l1(X)))); backward; opt.step()."""
+    (l1, l2), opt = model
+    opt.zero_grad()
+    loss = gg.softmax_cross_entropy(l2(gg.sigmoid(l1(X))), y)
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def torch_nn_step(torch, X, y, model):
+    (l1, l2), opt = model
+    opt.zero_grad()
+    loss = torch.nn.functional.cross_entropy(l2(torch.sigmoid(l1(X))), y)
+    loss.backward()
+    opt.step()
+    return loss

@@ -22,8 +22,15 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true",
                     help="fewer samples and sizes: a smoke run, not numbers to publish")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--threads", type=int, default=1,
+                    help="BLAS (NumPy) and intra-op (PyTorch) threads for --device cpu "
+                         "(default 1: engine overhead is measured in process CPU time)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    if args.device == "cpu":
+        # Before NumPy or PyTorch is imported: their thread pools read these once.
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
 
     try:
         import torch
@@ -47,7 +54,9 @@ def main(argv=None):
     # Both libraries get the same number of BLAS threads, or the comparison measures
     # threading rather than the engines.
     _, blas_threads = common.numpy_blas()
-    if blas_threads and torch.get_num_threads() != blas_threads:
+    if args.device == "cpu":
+        torch.set_num_threads(args.threads)
+    elif blas_threads and torch.get_num_threads() != blas_threads:
         torch.set_num_threads(blas_threads)
     header = common.base_header(args.device, args.quick, settings, timer_name)
     header["PyTorch"] = (f"{torch.__version__}, {torch.get_num_threads()} intra-op threads "

@@ -335,6 +335,18 @@ class Tensor:
         a graph that silently disagrees with the data. Otherwise (an optimizer
         step under no_grad, say) the ufunc writes straight into the array.
         """
+        if ufunc is not None and not _mode.enabled:
+            # Nothing records (an optimizer step under no_grad): the ufunc writes
+            # straight into the array when the operand needs no coercion, which is what
+            # the last branch below does for it after _operands.
+            o = args[0]
+            t = type(o)
+            if t is float or t is int or (isinstance(o, Tensor) and o._backend is self._backend
+                                          and o._data.dtype is self._data.dtype):
+                getattr(self._backend.xp, ufunc)(self._data, o if t is float or t is int
+                                                 else o._data, out=self._data)
+                self._vc[0] += 1
+                return self
         recording = _mode.enabled and (self._rg or any(
             isinstance(a, Tensor) and a._rg for a in args))
         if recording:
@@ -404,12 +416,31 @@ class Tensor:
         self._inplace("__setitem__", index_put, index, value)
 
     # ---- operators ---------------------------------------------------------------
-    def __add__(self, other): return add(self, other)
-    def __radd__(self, other): return add(other, self)
+    # With a Python number, and nothing to record, these are the ufunc itself: what
+    # operands() and the op's apply would do in that case, without them.
+    def __add__(self, other):
+        if (type(other) is float or type(other) is int) and not (self._rg and _mode.enabled):
+            return _unrecorded(self, self._data + other)
+        return add(self, other)
+
+    def __radd__(self, other):
+        if (type(other) is float or type(other) is int) and not (self._rg and _mode.enabled):
+            return _unrecorded(self, other + self._data)
+        return add(other, self)
+
     def __sub__(self, other): return sub(self, other)
     def __rsub__(self, other): return sub(other, self)
-    def __mul__(self, other): return mul(self, other)
-    def __rmul__(self, other): return mul(other, self)
+
+    def __mul__(self, other):
+        if (type(other) is float or type(other) is int) and not (self._rg and _mode.enabled):
+            return _unrecorded(self, self._data * other)
+        return mul(self, other)
+
+    def __rmul__(self, other):
+        if (type(other) is float or type(other) is int) and not (self._rg and _mode.enabled):
+            return _unrecorded(self, other * self._data)
+        return mul(other, self)
+
     def __truediv__(self, other): return div(self, other)
     def __rtruediv__(self, other): return div(other, self)
     def __pow__(self, other): return pow(self, other)
@@ -593,6 +624,15 @@ def _numpy_inside(data):
         elif isinstance(v, (np.ndarray, np.generic, Tensor)):
             return True
     return False
+
+
+def _unrecorded(t, arr):
+    """The result of an unrecorded op on t's device, as apply would wrap it (NumPy
+    hands 0-d results back as scalars; a tensor always holds an array)."""
+    backend = t._backend
+    if type(arr) is not backend.array_type:
+        arr = backend.asarray(arr)
+    return _wrap(arr, backend)
 
 
 def _check_inplace_dtype(name, res, t):

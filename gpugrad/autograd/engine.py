@@ -117,8 +117,71 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
             if n is not None and deps.get(n) == 0 and not any(n is m for m in ready):
                 ready.append(n)
         carried = None if arrays else Tensor
+        # The common node of backward() without create_graph: one output, no hooks, no
+        # retain_grad, one of gpugrad's array rules. It takes the short branch below,
+        # which does what the general one does for such a node, without the tests.
+        plain = arrays and results is None
         while ready:
             node = ready.pop()
+            if plain and node._n_out == 1 and node._out_hooks is None and \
+                    node._retain is None and node._own_rule and node.array_backward:
+                grads = buffers.pop(node, None)
+                nxt = node._next
+                if grads is None:
+                    if not retain_graph and node._saved is not None:
+                        node._saved = _FREED
+                    for e in nxt:
+                        if e and e[1] >= 0:
+                            target = e[0]
+                            d = deps[target]
+                            if d == 1:
+                                ready.append(target)
+                            deps[target] = d - 1
+                    continue
+                saved = node._saved
+                if saved is _FREED:
+                    node.saved_tensors  # raises the retain_graph error
+                gin = type(node).backward(node, grads)
+                if type(gin) is not tuple:
+                    gin = (gin,)
+                if len(gin) != len(nxt):
+                    raise RuntimeError(
+                        f"{type(node).__name__}: backward returned {len(gin)} gradients, "
+                        f"expected {len(nxt)} (one per argument of forward)")
+                backend = node.backend
+                carried = backend.array_type
+                for e, g in zip(nxt, gin):
+                    if not e:
+                        continue
+                    target, idx, shape = e
+                    if g is not None:
+                        if type(g) is not carried:
+                            g = _as_grad(g, backend, True, node)
+                        if g.shape != shape:
+                            raise RuntimeError(
+                                f"{type(node).__name__}: backward returned a gradient of "
+                                f"shape {tuple(g.shape)} for an input of shape {shape}")
+                        if idx < 0:
+                            slot = leaf_grads.get(id(target))
+                            if slot is None:
+                                leaf_grads[id(target)] = [target, g]
+                            else:
+                                slot[1] = _sum(slot[1], g, target._backend)
+                            continue
+                        if target._n_out == 1:
+                            old = buffers.get(target)
+                            buffers[target] = g if old is None else _sum(old, g, backend)
+                        else:
+                            _accumulate(buffers, target, idx, g, backend)
+                    elif idx < 0:
+                        continue
+                    d = deps[target]
+                    if d == 1:
+                        ready.append(target)
+                    deps[target] = d - 1
+                if not retain_graph and saved is not None:
+                    node._saved = _FREED  # the saved arrays go now, not with the graph
+                continue
             backend = node.backend
             # A single-output node's buffer is its gradient; a multi-output
             # node's, a list with one slot per output.
@@ -181,6 +244,9 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 deps[target] = d - 1
             if not retain_graph and node._saved is not None:
                 node._saved = _FREED
+        # The loop's last gradients, dropped: a view they hold would count as a second
+        # reference to a leaf gradient's base and cost _private a copy (W of x @ W.T).
+        grads = gin = g = None
         if results is not None and arrays:
             results = [g if g is None or isinstance(g, Tensor) else _wrap(g, t._backend)
                        for g, t in zip(results, targets)]

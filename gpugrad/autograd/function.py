@@ -60,8 +60,13 @@ class Function:
     # a user's rule may return anything, also an array it keeps: see _user_grads.
     _own_rule = False
 
+    # Set per class: gpugrad's own ops whose single output is a fresh array record
+    # through the lean branch of apply (see there).
+    _lean = False
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        cls._lean = False
         if cls.__module__.startswith("gpugrad.ops"):
             cls._array_forward = True
             cls._own_rule = True
@@ -79,6 +84,7 @@ class Function:
                 cls._own_rule = False
                 if "array_backward" not in cls.__dict__:
                     cls.array_backward = False
+        cls._lean = cls._array_forward and cls._own_rule and not cls.view_of_input
 
     @staticmethod
     def forward(ctx, *args):
@@ -201,9 +207,117 @@ class Function:
         self._to_save = ()
         self._saved = (tuple(values), checks, objs, outputs)
 
+    def _resolve_own(self, t):
+        """_resolve_saved for gpugrad's own single-output ops (t: the output), which
+        save inputs as Tensors, the output as its array, and constants as they are:
+        the same saved values, checks and objects, without the generic search."""
+        objs = self._to_save
+        self._to_save = ()
+        if len(objs) == 1:  # the common case, unrolled
+            obj = objs[0]
+            if isinstance(obj, Tensor):
+                vc = obj._vc
+                self._saved = ((obj._data,), [(0, vc, vc[0])], objs, None)
+            elif obj is t._data:
+                vc = t._vc
+                self._saved = (objs, [(0, vc, vc[0])], objs, {0: (0, vc)})
+            else:
+                self._saved = (objs, [], objs, None)
+            return
+        values = objs
+        checks = []
+        outputs = None
+        for i, obj in enumerate(objs):
+            if obj is None:
+                continue
+            if isinstance(obj, Tensor):
+                if values is objs:
+                    values = list(objs)
+                vc = obj._vc
+                values[i] = obj._data
+                checks.append((i, vc, vc[0]))
+            elif obj is t._data:
+                if outputs is None:
+                    outputs = {}
+                outputs[i] = (0, t._vc)
+                checks.append((i, t._vc, t._vc[0]))
+        self._saved = (tuple(values), checks, objs, outputs)
+
     @classmethod
     def apply(cls, *args):
         """Run forward on args and, when recording, add this op to the graph."""
+        n = len(args)
+        if n < 3 and cls._lean and _lean[0]:
+            # gpugrad's own ops with one or two arguments: the same node, edges, saved
+            # values and output as the generic path below, unrolled. What this branch
+            # does not expect (no Tensor first, two devices, an output that is not one
+            # float array) goes on to the generic path or _wrap_outputs, which raise.
+            a = args[0]
+            backend = None
+            if n == 1:
+                if isinstance(a, Tensor):
+                    backend = a._backend
+                    rec = a._rg and _mode.enabled
+                    if rec:
+                        ctx = cls.__new__(cls)
+                        ctx.needs_input_grad = _TRUE1
+                        node = a._node
+                        ctx._next = [(a, -1, a._data.shape) if node is None else
+                                     (node, a._idx, a._data.shape)]
+            else:
+                b = args[1]
+                ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+                if ta:
+                    backend = a._backend
+                    if tb and b._backend is not backend:
+                        backend = None  # the generic path raises
+                elif tb:
+                    backend = b._backend
+                ra = ta and a._rg
+                rb = tb and b._rg
+                rec = (ra or rb) and _mode.enabled
+                if rec and backend is not None:
+                    ctx = cls.__new__(cls)
+                    if ra:
+                        node = a._node
+                        ea = (a, -1, a._data.shape) if node is None else \
+                            (node, a._idx, a._data.shape)
+                    else:
+                        ea = False if ta else None
+                    if rb:
+                        node = b._node
+                        eb = (b, -1, b._data.shape) if node is None else \
+                            (node, b._idx, b._data.shape)
+                    else:
+                        eb = False if tb else None
+                    ctx.needs_input_grad = _NIG2[ra][rb]
+                    ctx._next = [ea, eb]
+            if backend is not None:
+                if rec:
+                    ctx.backend = backend
+                    out = cls.forward(ctx, *args)
+                    if type(out) is backend.array_type and out.dtype.kind in "fc":
+                        ctx._n_out = 1
+                        t = _new_tensor(Tensor)  # _wrap(out, backend, ctx, 0, True), inline
+                        t._data = out
+                        t._backend = backend
+                        t._node = ctx
+                        t._idx = 0
+                        t._rg = True
+                        t._grad = None
+                        t._vc = [0, False]
+                        t._hooks = None
+                        if ctx._to_save:
+                            ctx._resolve_own(t)
+                        return t
+                    return _wrap_outputs(out, backend, ctx, args, cls)
+                ctx = cls.__new__(cls)
+                ctx.backend = backend
+                ctx.needs_input_grad = _FALSES[n]
+                out = cls.forward(ctx, *args)
+                if type(out) is backend.array_type:
+                    return _wrap(out, backend)
+                return _wrap_outputs(out, backend, None, args, cls)
         # One pass over the arguments: their device, and the graph edges of those
         # that require grad (used only if this call records).
         backend = None
@@ -272,6 +386,13 @@ class Function:
 
 
 _FALSES = [(False,) * n for n in range(12)]
+_FALSE1, _FALSE2, _TRUE1 = (False,), (False, False), (True,)
+_NIG2 = (((False, False), (False, True)), ((True, False), (True, True)))
+
+# Whether gpugrad's own ops take apply's lean branch; tests/test_engine_paths.py turns
+# it off to check that both branches record the same graph.
+_lean = [True]
+_new_tensor = object.__new__
 
 
 class AccumulateGrad:

@@ -21,9 +21,11 @@ class Add(Function):
 
     @staticmethod
     def backward(ctx, g):
-        na, nb = ctx.needs_input_grad
-        sa, sb = ctx.input_shape(0), ctx.input_shape(1)
-        return (unbroadcast(g, sa) if na else None, unbroadcast(g, sb) if nb else None)
+        # Each input's shape from its graph edge (false: no gradient wanted); g passes
+        # on as it is where no broadcasting happened.
+        ea, eb = ctx._next
+        return (None if not ea else g if g.shape == ea[2] else unbroadcast(g, ea[2]),
+                None if not eb else g if g.shape == eb[2] else unbroadcast(g, eb[2]))
 
 
 class Sub(Function):
@@ -33,9 +35,9 @@ class Sub(Function):
 
     @staticmethod
     def backward(ctx, g):
-        na, nb = ctx.needs_input_grad
-        sa, sb = ctx.input_shape(0), ctx.input_shape(1)
-        return (unbroadcast(g, sa) if na else None, unbroadcast(-g, sb) if nb else None)
+        ea, eb = ctx._next  # as Add's
+        return (None if not ea else g if g.shape == ea[2] else unbroadcast(g, ea[2]),
+                None if not eb else -g if g.shape == eb[2] else unbroadcast(-g, eb[2]))
 
 
 class Mul(Function):
@@ -51,11 +53,17 @@ class Mul(Function):
 
     @staticmethod
     def backward(ctx, g):
-        na, nb = ctx.needs_input_grad
-        sa, sb = ctx.input_shape(0), ctx.input_shape(1)
+        ea, eb = ctx._next  # as Add's
         b, a = ctx.saved_tensors
-        ga = unbroadcast(g * b, sa) if na else None
-        gb = unbroadcast(g * a, sb) if nb else None
+        ga = gb = None
+        if ea:
+            ga = g * b
+            if ga.shape != ea[2]:
+                ga = unbroadcast(ga, ea[2])
+        if eb:
+            gb = g * a
+            if gb.shape != eb[2]:
+                gb = unbroadcast(gb, eb[2])
         return ga, gb
 
 
@@ -144,8 +152,12 @@ class MatMul(Function):
     def forward(ctx, a, b):
         na, nb = ctx.needs_input_grad
         ctx.save_for_backward(a if nb else None, b if na else None)
-        ctx.shapes = a._data.shape, b._data.shape
-        return ctx.backend.matmul(a._data, b._data)
+        B = b._data
+        ctx.shapes = a._data.shape, B.shape
+        # b a transposed view (x @ W.T, nn.Linear's weight): see backward
+        ctx.b_transposed = nb and B.ndim == 2 and not B.flags.c_contiguous and \
+            B.flags.f_contiguous
+        return ctx.backend.matmul(a._data, B)
 
     @staticmethod
     def backward(ctx, g):
@@ -153,7 +165,15 @@ class MatMul(Function):
         a, b = ctx.saved_tensors
         sa, sb = ctx.shapes
         if len(sa) == 2 and len(sb) == 2:  # the common case, without reshapes
-            return (rule.mm(ctx, g, b.T) if na else None), (rule.mm(ctx, a.T, g) if nb else None)
+            gb = None
+            if nb:
+                # For a transposed b the same product, in b's layout: (g^T a)^T, so
+                # that the gradient reaching b's base (W of x @ W.T) is contiguous, as
+                # an optimizer's in-place update wants it. Arrays only: a recorded .T
+                # would add a node.
+                gb = rule.mm(ctx, g.T, a).T if ctx.b_transposed and \
+                    not isinstance(g, Tensor) else rule.mm(ctx, a.T, g)
+            return (rule.mm(ctx, g, b.T) if na else None), gb
         # Treat 1-D operands as matrices (a row, b a column), as matmul does,
         # then reduce broadcast batch dimensions back to each operand's shape.
         a2 = sa if len(sa) > 1 else (1,) + sa

@@ -245,6 +245,8 @@ def tanh(x):
 
 def sigmoid(x):
     """1 / (1 + exp(-x)), elementwise (a fused kernel on CUDA)."""
+    if isinstance(x, Tensor) and x._data.dtype.kind == "f":  # _floating's common case
+        return Sigmoid.apply(x)
     return Sigmoid.apply(_floating("sigmoid", x))
 
 
