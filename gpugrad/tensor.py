@@ -376,7 +376,7 @@ class Tensor:
                 old._vc = self._vc
             args = tuple(old if a is self else a for a in args)  # h *= h
             res = fn(old, *args)
-            _check_inplace_dtype(name, res, self)
+            _check_inplace_result(name, res, self)
             self._data[...] = res._data
             self._node, self._idx, self._rg = res._node, res._idx, res._rg
         elif _mode.enabled and autograd._nograd_views.get(id(self)) is self:
@@ -395,7 +395,7 @@ class Tensor:
         else:
             with autograd.no_grad():
                 res = fn(self, *args)
-            _check_inplace_dtype(name, res, self)
+            _check_inplace_result(name, res, self)
             self._data[...] = res._data
         self._vc[0] += 1
         return self
@@ -635,7 +635,14 @@ def _unrecorded(t, arr):
     return _wrap(arr, backend)
 
 
-def _check_inplace_dtype(name, res, t):
+def _check_inplace_result(name, res, t):
+    # The shape too: assigning with [...] = would drop the leading 1s of a result that
+    # broadcasting grew (h += w, w of shape (1, 1, 3), h of (3,)), where the ufunc of the
+    # unrecorded path and torch refuse it; recorded, h would hold a node of that shape.
+    if res._data.shape != t._data.shape:
+        raise ValueError(f"{name}: the result's shape {tuple(res.shape)} (the operands' "
+                         f"broadcast shape) does not match the shape {tuple(t.shape)} of the "
+                         "tensor changed in place")
     if res._data.dtype != t._data.dtype:
         raise TypeError(f"{name}: result dtype {res.dtype} cannot be written into a "
                         f"{t.dtype} tensor of shape {tuple(t.shape)} in place")

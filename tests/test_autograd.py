@@ -661,10 +661,15 @@ def test_custom_function_wrong_gradient_count(device):
 
 
 def test_custom_function_wrong_gradient_shape(device):
-    Bad = _doubling("Bad", lambda ctx, g: g.reshape(1, -1))
+    # (2, 1): not a shape that the input's (2,) broadcasts to (torch raises too)
+    Bad = _doubling("Bad", lambda ctx, g: g.reshape(-1, 1))
     x = gg.tensor([1.0, 2.0], dtype=gg.float64, device=device, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"Bad: .*shape \(1, 2\) for an input of shape \(2,\)"):
+    with pytest.raises(RuntimeError, match=r"Bad: .*shape \(2, 1\) for an input of shape \(2,\)"):
         Bad.apply(x).sum().backward()
+    # (1, 2) is one (a broadcast output's): summed to (2,), as torch's engine does
+    Lead = _doubling("Lead", lambda ctx, g: g.reshape(1, -1) * 2)
+    Lead.apply(x).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
 
 
 def test_multi_output_function(device):

@@ -717,10 +717,6 @@ def reduction(name, tname=None, extra=""):
                 count = math.prod(a.shape[i] for i in axes) if a.ndim else 1
             except IndexError:  # a dim out of range: raises in both
                 count = 2
-            if count <= corr:
-                # 0/0: a NaN value and a NaN gradient, which relu, maximum and minimum
-                # then spread where torch gives 0 (test_nan_gradient_stays_in_its_elements)
-                corr = 0
             ex = f", correction={corr}"
         if d.draw(st.booleans()) and dim is not None:  # NumPy's spelling in gpugrad
             gargs = f"axis={dim!r}, keepdims={keep}"
@@ -1068,9 +1064,9 @@ def _custom(d, P):
     elif k == 1:
         P.assign(f"CubeA.apply({a.name})", f"CubeA.apply({a.name})")
     else:
-        # same shapes: a rule's gradient of a broadcast shape is summed to the input's
-        # by torch and refused by gpugrad (test_custom_function_gradient_is_summed_to_shape)
-        b = partner(d, P, a, same=True, anything=False)
+        # a partner that broadcasts: the rule's gradient has the broadcast output's shape,
+        # which the engine sums to each input's (test_custom_function_gradient_is_summed_to_shape)
+        b = partner(d, P, a, anything=False)
         e = f"MulScale.apply({a.name}, {b.name}, 0.5)"
         P.assign(e, e)
 
@@ -1262,12 +1258,8 @@ def _inplace_recorded(d, P):
         ok = P.run(f"{c.name}[{idx}] = {val}")
     else:
         op = d.draw(st.sampled_from(["+=", "-=", "*="]))
+        # b may have more (size-1) axes than c: both refuse (test_recorded_inplace_checks_the_shape)
         b = partner(d, P, c)
-        if broadcastable(b.shape, c.shape) and np.broadcast_shapes(b.shape, c.shape) != c.shape \
-                and math.prod(np.broadcast_shapes(b.shape, c.shape)) == c.numel:
-            # an operand with more (size-1) axes than the target: recorded, gpugrad
-            # accepts what torch refuses (a bug: test_recorded_inplace_checks_the_shape)
-            return
         ok = P.run(f"{c.name} {op} {b.name}")
     if ok:
         P.check_var(c)
@@ -1336,25 +1328,27 @@ def test_squeeze_with_nothing_to_drop_is_a_new_tensor(fn):
     assert y is not x and not y.is_leaf
 
 
-@pytest.mark.xfail(strict=True, reason="gpugrad bug: a recorded "
-                   "in-place op (h += w while w or h requires grad) accepts an operand whose "
-                   "broadcast shape has more (size-1) axes than h, where torch (and gpugrad "
-                   "under no_grad) raise; h then holds a node of the wrong shape and backward "
-                   "fails inside sum_to_array with an IndexError")
 def test_recorded_inplace_checks_the_shape():
+    """A recorded in-place op (h += w while w or h requires grad) accepted an operand
+    whose broadcast shape has more (size-1) axes than h, where torch (and gpugrad under
+    no_grad) raise; h then held a node of the wrong shape and backward failed inside
+    sum_to_array with an IndexError."""
     x = gg.tensor(np.ones(3), requires_grad=True)
     w = gg.tensor(np.arange(3.0).reshape(1, 1, 3), requires_grad=True)
     h = x.clone()
-    with pytest.raises(Exception):  # torch: RuntimeError, output with shape [3] doesn't
-        h += w                      # match the broadcast shape [1, 1, 3]
+    # torch: RuntimeError, output with shape [3] doesn't match the broadcast shape [1, 1, 3]
+    with pytest.raises(ValueError, match=r"add_ \(\+=\).*\(1, 1, 3\).*\(3,\)"):
+        h += w
+    assert h.shape == (3,)  # h and its graph unchanged
+    h.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0]
 
 
-@pytest.mark.xfail(strict=True, reason="gpugrad bug: the backward of relu, maximum and minimum "
-                   "multiplies the incoming gradient by a 0/1 mask, so a NaN or inf gradient "
-                   "reaches elements whose local derivative is 0 (torch selects: 0 there). "
-                   "clamp and where already select.")
 @pytest.mark.parametrize("op", ["relu", "maximum", "minimum"])
 def test_nan_gradient_stays_in_its_elements(op):
+    """The backward of relu, maximum and minimum multiplied the incoming gradient by a
+    0/1 mask, so a NaN or inf gradient reached elements whose local derivative is 0
+    (NaN * 0 is NaN); torch selects: 0 there. clamp and where already selected."""
     x = gg.tensor([1.0, -1.0], requires_grad=True)
     zero = gg.tensor([0.0, 0.0])
     y = {"relu": lambda: gg.relu(x), "maximum": lambda: gg.maximum(x, zero),
@@ -1375,14 +1369,34 @@ class _MulScale(gg.Function):
         return g * y, g * x  # shapes of the broadcast output, not of x and y
 
 
-@pytest.mark.xfail(strict=True, reason="gpugrad refuses (RuntimeError) a custom Function's "
-                   "gradient whose shape is the broadcast output's, where torch's engine sums "
-                   "it down to the input's shape (validate_outputs: reduce_grad)")
 def test_custom_function_gradient_is_summed_to_shape():
+    """gpugrad refused (RuntimeError) a custom Function's gradient whose shape is the
+    broadcast output's, where torch's engine sums it down to the input's shape
+    (validate_outputs: at::sum_to); a shape the input's does not broadcast to still
+    raises."""
     x = gg.tensor(2.0, requires_grad=True)
     y = gg.tensor([1.0, 3.0], requires_grad=True)
     _MulScale.apply(x, y).sum().backward()
     assert x.grad.item() == 4.0 and y.grad.tolist() == [2.0, 2.0]  # torch's answer
+    assert x.grad.shape == ()
+    # recorded too (create_graph): the sum is an op, so a second derivative sees it
+    gx, = gg.grad(_MulScale.apply(x, y).sum(), [x], create_graph=True)
+    assert gx.item() == 4.0 and gx.shape == () and gx.requires_grad
+    w = gg.tensor([[1.0], [2.0]], requires_grad=True)  # (2, 1) with (3,): both stretched
+    _MulScale.apply(w, gg.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert w.grad.tolist() == [[6.0], [6.0]]
+
+    class _Wrong(gg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return gg.ones(4)  # (4,): not a shape that x's (2,) broadcasts to
+
+    with pytest.raises(RuntimeError, match=r"gradient of shape \(4,\) for an input of shape"):
+        _Wrong.apply(gg.tensor([1.0, 2.0], requires_grad=True)).sum().backward()
 
 
 def test_bce_with_logits_is_exact_beyond_20():

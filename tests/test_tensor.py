@@ -718,3 +718,18 @@ def test_clamp_in_place(device, name):
     i = gg.tensor([1, 5], device=device)
     with pytest.raises(TypeError, match="clamp_: result dtype float32 cannot be written"):
         getattr(i, name)(0.5)
+
+
+def test_inplace_result_of_another_shape_raises(device):
+    """An in-place op whose result has more (size-1) axes than the tensor raises, recorded
+    or not, naming the op and both shapes (it was accepted: [...] = drops leading 1s)."""
+    w = gg.tensor(np.zeros((1, 1, 3)), device=device, requires_grad=True)
+    h = gg.tensor(np.ones(3), device=device, requires_grad=True) * 1.0
+    for op in (lambda: h.__iadd__(w), lambda: h.__imul__(w)):
+        with pytest.raises(ValueError, match=r"_ \(.=\).*\(1, 1, 3\).*\(3,\)"):
+            op()
+    with pytest.raises(ValueError, match=r"clamp_: .*\(1, 1, 3\).*\(3,\)"):
+        h.clamp_(w, None)
+    with gg.no_grad(), pytest.raises(ValueError, match=r"clamp_: .*\(1, 1, 3\).*\(3,\)"):
+        h.clamp_(w, None)
+    assert h.shape == (3,) and h.tolist() == [1.0, 1.0, 1.0]

@@ -284,9 +284,25 @@ def _user_grads(node, gin, seen, arrays):
                     raise TypeError(f"{type(node).__name__}: backward returned a gradient of "
                                     f"dtype {g.dtype} for a {dtype} input")
                 g = g.astype(dtype) if arrays else g.to(dtype)
+            if g.shape != e[2]:
+                g = _sum_to(g, e[2])
             _mark(seen, g if arrays else g._data)
         out.append(g)
     return tuple(out)
+
+
+def _sum_to(g, shape):
+    """A user's gradient of a shape that the input's shape broadcasts to (that of a
+    broadcast output), summed down to the input's shape, as torch's engine does
+    (validate_outputs: at::sum_to). Any other shape comes back as it is, for the
+    caller's error. g is an array or, when recording, a Tensor (then the sum is too)."""
+    gs = tuple(g.shape)
+    lead = len(gs) - len(shape)
+    if lead < 0 or any(s != 1 and s != d for s, d in zip(shape, gs[lead:])):
+        return g
+    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape)
+                                      if s == 1 and gs[lead + i] != 1)
+    return g.sum(axis=axes, keepdims=True).reshape(shape)
 
 
 def _fill_grads(node, grads, arrays):

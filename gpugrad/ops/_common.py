@@ -223,6 +223,46 @@ def where(ctx, cond, a, b):
     return ctx.backend.xp.where(cond, a, b)
 
 
+def keep_mask(xp, drop):
+    """What `keep` selects with (forward saves it), from a bool array that is true
+    where the gradient is dropped: int8, 0 there and -1 (every bit set) elsewhere; a
+    byte an element, the same on every backend and for every dtype."""
+    one = _ONE.get(xp)
+    if one is None:
+        one = _ONE[xp] = xp.int8(1)  # a NumPy scalar: quicker than a Python int's 1
+    m = drop.view(xp.int8) - one
+    return m if m.ndim else xp.asarray(m)  # NumPy gives a 0-d result as a scalar
+
+
+_ONE = {}
+
+
+_BITS = {}  # a float dtype -> the int dtype of its size, whose view `keep` ands
+
+
+def keep(ctx, g, mask):
+    """g where mask (from keep_mask) keeps it, 0 elsewhere: a select, as torch's rules
+    do it, so that a NaN or inf in g stays in its own elements (g * a 0/1 mask spreads
+    it: NaN * 0 is NaN).
+
+    On arrays a bitwise and of g's bits with the mask (sign-extended: 0 or all ones),
+    exactly the select and about as cheap as a multiply, where NumPy's where branches
+    per element and costs 5 to 30 times a multiply (NumPy 2.4, 1e5 float32 elements;
+    the more mixed the mask, the slower). On Tensors the recorded where, so that the
+    rule stays differentiable."""
+    if isinstance(g, Tensor):
+        from .arith import where
+        return where(arr(mask) != 0, g, 0.0)
+    dt = g.dtype
+    bits = _BITS.get(dt)
+    if bits is None:
+        if dt.kind not in "fc" or dt.itemsize not in (1, 2, 4, 8):  # complex128: no int128
+            return ctx.backend.xp.where(mask != 0, g, dt.type(0))
+        bits = _BITS[dt] = ctx.backend.xp.dtype(f"int{8 * dt.itemsize}")
+    out = (g.view(bits) & mask).view(dt)
+    return out if out.ndim else ctx.backend.asarray(out)  # 0-d: NumPy's & gives a scalar
+
+
 def exp(ctx, x):
     if isinstance(x, Tensor):
         from .unary import exp

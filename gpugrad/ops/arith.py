@@ -199,36 +199,46 @@ def _broadcast_shape(s1, s2):
 
 
 class _Pick(Function):
-    """maximum/minimum; ties split the gradient evenly between the sides, as in PyTorch."""
+    """maximum/minimum, with PyTorch's gradients: each side gets g where it is picked,
+    half of it at ties, and 0 where the other side is picked; where a NaN makes the
+    comparisons false, both get all of it."""
 
     @staticmethod
     def forward(ctx, a, b):
         A, B = arr(a), arr(b)
         xp = ctx.backend.xp
         out = getattr(xp, ctx.pick)(A, B)
-        dt = out.dtype
-        # 1 where a is picked, 1/2 at ties; an array even when 0-d, so += stays in place
-        # and in out's dtype (a NumPy scalar would widen to float64)
-        w = xp.asarray(getattr(xp, ctx.wins)(A, B), dtype=dt)
-        w += (A == B) * dt.type(0.5)
-        ctx.save_for_backward(w)
+        na, nb = ctx.needs_input_grad
+        if na or nb:
+            dt = out.dtype
+            # 1/2 at ties, 1 elsewhere, in out's dtype; an array even when 0-d, so the
+            # in-place ops stay in place and in that dtype
+            half = xp.asarray(A == B, dtype=dt)
+            half *= dt.type(-0.5)
+            half += dt.type(1)
+            loses = getattr(xp, ctx.loses)
+            ctx.save_for_backward(half,
+                                  rule.keep_mask(xp, loses(A, B)) if na else None,
+                                  rule.keep_mask(xp, loses(B, A)) if nb else None)
         return out
 
     @staticmethod
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
-        sa, sb = ctx.input_shape(0), ctx.input_shape(1)
-        (w,) = ctx.saved_tensors
-        return (unbroadcast(g * w, sa) if na else None,
-                unbroadcast(g * (1 - w), sb) if nb else None)
+        half, keep_a, keep_b = ctx.saved_tensors
+        g = g * half
+        # A select, not g * a 0/1 weight: a NaN or inf in g must not reach the side
+        # that was not picked (NaN * 0 is NaN; torch gives 0 there).
+        return (unbroadcast(rule.keep(ctx, g, keep_a), ctx.input_shape(0)) if na else None,
+                unbroadcast(rule.keep(ctx, g, keep_b), ctx.input_shape(1)) if nb else None)
 
 
 class Maximum(_Pick):
-    pick, wins = "maximum", "greater"
+    pick, loses = "maximum", "less"
 
 
 class Minimum(_Pick):
-    pick, wins = "minimum", "less"
+    pick, loses = "minimum", "greater"
 
 
 class Clamp(Function):

@@ -78,8 +78,12 @@ class Abs(Function):
     @staticmethod
     def forward(ctx, x):
         xp = ctx.backend.xp
-        ctx.save_for_backward(xp.sign(x._data))  # sign(0) = 0: the subgradient PyTorch uses
-        return xp.abs(x._data)
+        X = x._data
+        if ctx.needs_input_grad[0]:
+            # torch's sgn: 0 at 0 (the subgradient PyTorch uses) and at NaN (xp.sign: NaN),
+            # so a NaN in x gets no gradient; a multiply, as torch's rule is
+            ctx.save_for_backward(xp.subtract(X > 0, X < 0, dtype=X.dtype))
+        return xp.abs(X)
 
     @staticmethod
     def backward(ctx, g):
@@ -143,14 +147,20 @@ class Relu(Function):
     @staticmethod
     def forward(ctx, x):
         X = x._data
-        y = ctx.backend.xp.maximum(X, X.dtype.type(0))  # X * (X > 0) is NaN at -inf
-        ctx.save_for_backward((y > 0).astype(X.dtype))
+        xp = ctx.backend.xp
+        zero = X.dtype.type(0)
+        y = xp.maximum(X, zero)  # X * (X > 0) is NaN at -inf
+        if ctx.needs_input_grad[0]:
+            # torch's threshold_backward: 0 where y <= 0, g elsewhere (at a NaN too)
+            ctx.save_for_backward(rule.keep_mask(xp, y <= zero))
         return y
 
     @staticmethod
     def backward(ctx, g):
+        # A select, not g * a 0/1 mask: a NaN or inf in g must not reach the elements
+        # whose derivative is 0 (NaN * 0 is NaN; torch gives 0 there).
         (mask,) = ctx.saved_tensors
-        return g * mask
+        return rule.keep(ctx, g, mask)
 
 
 class LeakyRelu(Function):

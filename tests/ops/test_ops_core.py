@@ -416,3 +416,49 @@ def test_cat_of_mismatched_shapes_names_the_op_and_shapes(device):
         gg.cat([x, gg.tensor(np.ones((2, 4)), device=device)])
     with pytest.raises(ValueError, match=r"concatenate: shapes \(2, 3\) and \(3,\) differ"):
         gg.cat([x, gg.tensor(np.ones(3), device=device)], dim=1)
+
+
+# ---- relu, maximum, minimum, abs: NaN and inf in gradients and inputs (torch's values) ----
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_select_rules_keep_nan_in_its_elements(device, dtype):
+    """relu, maximum and minimum select (0 where the local derivative is 0, so a NaN or
+    inf gradient stays in its own elements); at a NaN input relu passes the gradient,
+    maximum/minimum give it to both sides, abs gives 0: torch's values (2.13)."""
+    def run(f, xs, g, *more):
+        x = gg.tensor(np.array(xs, dtype), device=device, requires_grad=True)
+        others = [gg.tensor(np.array(v, dtype), device=device, requires_grad=True) for v in more]
+        f(x, *others).backward(gg.tensor(np.array(g, dtype), device=device))
+        assert x.grad.dtype == x.dtype
+        return [x.grad.numpy().tolist()] + [o.grad.numpy().tolist() for o in others]
+
+    def same(a, b):
+        np.testing.assert_array_equal(np.array(a, dtype), np.array(b, dtype))
+
+    x4 = [1.0, -1.0, 0.0, nan]
+    same(run(gg.relu, x4, [nan] * 4), [[nan, 0, 0, nan]])
+    same(run(gg.relu, x4, [inf, -inf, inf, 1.0]), [[inf, 0, 0, 1]])
+    same(run(gg.relu, x4, [1.0] * 4), [[1, 0, 0, 1]])
+    same(run(gg.abs, x4, [1.0] * 4), [[1, -1, 0, 0]])
+    same(run(lambda x: gg.leaky_relu(x, 0.0), x4, [nan] * 4), [[nan] * 4])  # a multiply
+    a, b = [1.0, nan, 2.0, 3.0, nan], [2.0, 1.0, 2.0, nan, nan]
+    same(run(gg.maximum, a, [1.0] * 5, b), [[0, 1, .5, 1, 1], [1, 1, .5, 1, 1]])
+    same(run(gg.maximum, a, [nan] * 5, b), [[0, nan, nan, nan, nan], [nan] * 5])
+    same(run(gg.minimum, a, [1.0] * 5, b), [[1, 1, .5, 1, 1], [0, 1, .5, 1, 1]])
+    same(run(gg.minimum, a, [nan] * 5, b), [[nan] * 5, [0, nan, nan, nan, nan]])
+    # 0-d, and with a number
+    same(run(lambda x: gg.relu(x) + gg.maximum(x, -2.0) + gg.minimum(x, 0.5), -1.0, nan),
+         [nan])
+    same(run(lambda x: gg.relu(x) + gg.maximum(x, 5.0), -1.0, nan), [0.0])
+
+
+def test_select_rules_second_derivatives(device):
+    """With create_graph the selects are recorded (where), so second derivatives hold;
+    values from torch 2.13."""
+    x = gg.tensor([1.0, -2.0, 3.0, 0.5], dtype=gg.float64, device=device, requires_grad=True)
+    w = gg.tensor([0.5, 1.0, -1.0, 2.0], dtype=gg.float64, device=device, requires_grad=True)
+    f = (gg.relu(x) ** 2 * w).sum() + (gg.maximum(x, w) ** 3).sum() + \
+        (gg.minimum(x, w) ** 2 * x).sum()
+    gx, gw = gg.grad(f, [x, w], create_graph=True)
+    hx, hw = gg.grad((gx * gx).sum() + gw.sum(), [x, w])
+    np.testing.assert_allclose(hx.numpy(), [62.5, -288.0, 708.0, 39.5])
+    np.testing.assert_allclose(hw.numpy(), [27.5, 6.0, 182.0, 17.5])
