@@ -52,7 +52,8 @@ COVERED = {
     "Cast": "cast", "Clamp": "clamp", "Clone": "clone", "Concatenate": "cat",
     "Cos": "cos", "Div": "div", "Dropout": "dropout", "Exp": "exp", "GetItem": "getitem",
     "IndexPut": "inplace_recorded", "LeakyRelu": "leaky_relu", "Log": "log",
-    "LogSoftmax": "log_softmax", "LogSumExp": "logsumexp", "MatMul": "matmul", "Max": "max",
+    "Linear": "linear", "LogSoftmax": "log_softmax", "LogSumExp": "logsumexp",
+    "MatMul": "matmul", "Max": "max",
     "Maximum": "maximum", "Mean": "mean", "Min": "min", "Minimum": "minimum", "Mul": "mul",
     "Neg": "neg", "Norm": "norm", "Permute": "permute", "Pow": "pow", "Relu": "relu",
     "Reshape": "reshape", "Sigmoid": "sigmoid", "Sin": "sin", "Softmax": "softmax",
@@ -693,6 +694,27 @@ def _matmul(d, P):
     else:
         P.assign(f"gg.matmul({a.name}, {b.name})",
                  f"torch.matmul({a.name}, {b.name})")
+
+
+@gen("linear")
+def _linear(d, P):
+    a = pick(d, P, lambda v: v.ndim >= 1)
+    if a is None:
+        return
+    if d.draw(st.integers(0, 7)) == 0:
+        w = pick(d, P, lambda v: v.ndim == 2)  # any matrix: a mismatch must raise in both
+    else:
+        m, n = d.draw(st.integers(1, 3)), a.shape[-1]
+        w = pick(d, P, lambda v: v.shape == (m, n)) or new_tensor(d, P, (m, n))
+    if w is None:
+        return
+    b = None
+    if d.draw(st.booleans()):
+        m = w.shape[0]
+        b = pick(d, P, lambda v: v.shape == (m,)) or new_tensor(d, P, (m,))
+    args = f"{a.name}, {w.name}" + ("" if b is None else f", {b.name}")
+    # A 2-D weight only: torch also takes a 1-D one, which gg.linear refuses.
+    P.assign(f"gg.linear({args})", f"torch.nn.functional.linear({args})")
 
 
 def _dimargs(dim, keepdim, none="None"):

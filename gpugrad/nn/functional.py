@@ -148,7 +148,20 @@ def dropout(input, p=0.5, training=True, inplace=False, *, generator=None):
 
 
 def linear(input, weight, bias=None):
-    """input @ weight.T + bias, weight of shape (out_features, in_features)."""
+    """input @ weight.T + bias, weight of shape (out_features, in_features).
+
+    Floating point tensors of one dtype, with bias None or of shape (out_features,),
+    record one node (gg.linear, PyTorch's addmm), which checks the shapes; other
+    operands (an integer input, a bias that broadcasts otherwise) the same sum
+    composed from @, .T and +."""
+    if isinstance(input, Tensor) and isinstance(weight, Tensor):
+        dt = input.dtype
+        if weight.dtype == dt and dt.kind == "f":
+            if bias is None:
+                return _ops.linear(input, weight)
+            if isinstance(bias, Tensor) and bias.dtype == dt and \
+                    bias.shape == weight.shape[:1]:
+                return _ops.linear(input, weight, bias)
     _tensor("linear", input)
     _tensor("linear", weight, "weight")
     if input.ndim == 0 or weight.ndim != 2 or input.shape[-1] != weight.shape[1]:

@@ -78,7 +78,12 @@ class Linear(Module):
 
     def forward(self, input):
         """input @ weight.T + bias."""
-        return F.linear(input, self.weight, self.bias)
+        p = self._parameters  # one dict read, not two misses through __getattr__
+        try:
+            w, b = p["weight"], p["bias"]
+        except KeyError:  # deleted, or replaced by a plain attribute (reparametrised)
+            w, b = self.weight, self.bias
+        return F.linear(input, w, b)
 
     def extra_repr(self):
         """The arguments, as torch's repr shows them."""

@@ -73,15 +73,19 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         """Run the forward pre-hooks, forward() and the forward hooks."""
-        for hook in list(self._forward_pre_hooks.values()):
-            r = hook(self, args)
-            if r is not None:
-                args = r if isinstance(r, tuple) else (r,)
+        pre = self._forward_pre_hooks
+        if pre:  # most modules have none: then forward() alone
+            for hook in list(pre.values()):
+                r = hook(self, args)
+                if r is not None:
+                    args = r if isinstance(r, tuple) else (r,)
         out = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            r = hook(self, args, out)
-            if r is not None:
-                out = r
+        post = self._forward_hooks  # read after forward, which may register one
+        if post:
+            for hook in list(post.values()):
+                r = hook(self, args, out)
+                if r is not None:
+                    out = r
         return out
 
     def _add_hook(self, store, hook):

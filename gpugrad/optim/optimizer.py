@@ -145,19 +145,22 @@ class Optimizer:
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
-                    if p.grad is None:  # as in PyTorch: no gradient, no update, no state
-                        continue
-                    state = self.state.get(p)
-                    if state is None:  # kept only if the update makes some (not SGD's)
-                        state = {}
-                    self._update(group, p, p.grad.data, state)
-                    if state:
-                        self.state[p] = state
-                    # The arrays changed in place; re-assigning .data bumps the version
-                    # counter, as PyTorch's in-place update does, so a backward through a
-                    # graph that saved the old parameter raises instead of going wrong.
-                    p.data = p.data
+                    if p.grad is not None:  # as in PyTorch: no gradient, no update, no state
+                        self._step_one(group, p)
         return loss
+
+    def _step_one(self, group, p) -> None:
+        """The update of parameter p (which has a gradient), under no_grad."""
+        state = self.state.get(p)
+        if state is None:  # kept only if the update makes some (not SGD's)
+            state = {}
+        self._update(group, p, p.grad.data, state)
+        if state:
+            self.state[p] = state
+        # The arrays changed in place; re-assigning .data bumps the version
+        # counter, as PyTorch's in-place update does, so a backward through a
+        # graph that saved the old parameter raises instead of going wrong.
+        p.data = p.data
 
     def _update(self, group, p, g, state) -> None:
         """Update parameter p (a Tensor) from its gradient array g (subclasses)."""
@@ -166,15 +169,15 @@ class Optimizer:
     def _run(self, name, array_step, p, g, scalars, flags, state_arrays) -> None:
         """The update of one parameter: the fused kernel where the array module compiles
         one (CuPy), else `array_step` in the backend's array module."""
-        xp = backends.get_backend(p.device).xp
         a = p.data
+        xp = _array_module(p, a)
         # Every hyperparameter rounded to the parameter's dtype first, as the kernel's
         # arguments are and as PyTorch rounds its scalars: a NumPy float64 lr or beta
         # would otherwise make NumPy compute a float32 update in float64, and lerp's
         # branch would be chosen on a weight the kernel never sees.
         scalars = tuple(a.dtype.type(s) for s in scalars)
         contiguous = all(s is None or s.flags.c_contiguous for s in state_arrays)
-        if _kernels.has_kernels(xp):
+        if _fused(xp):
             if a.dtype in _kernels.KERNEL_DTYPES and contiguous:
                 _kernels.launch(xp, name, a, g, scalars, flags, state_arrays)
                 return
@@ -270,6 +273,31 @@ class Optimizer:
             groups.append(new)
         self.param_groups = groups
         self.state = new_state
+
+
+# Array type -> the array module of the backends whose arrays are of that type (NumPy
+# for the host, CuPy for every CUDA device), and whether it compiles fused kernels:
+# looked up once per type, not per parameter and step (get_backend parses the device).
+_modules: dict = {}
+
+
+def _array_module(p, a):
+    """The array module of p's backend; a is p.data."""
+    xp = _modules.get(type(a))
+    if xp is None:
+        xp = _modules[type(a)] = backends.get_backend(p.device).xp
+    return xp
+
+
+_fused_cache: dict = {}
+
+
+def _fused(xp) -> bool:
+    """_kernels.has_kernels(xp), remembered per module."""
+    f = _fused_cache.get(xp)
+    if f is None:
+        f = _fused_cache[xp] = _kernels.has_kernels(xp)
+    return f
 
 
 def _describe(obj):

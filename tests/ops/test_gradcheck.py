@@ -99,10 +99,11 @@ CASES = {
 
 # Newer op families keep their cases in their own files (one owner each).
 from .cases_core import CASES as _CORE  # noqa: E402
+from .cases_linear import CASES as _LINEAR  # noqa: E402
 from .cases_loss import CASES as _LOSS  # noqa: E402
 from .cases_noise import CASES as _NOISE  # noqa: E402
 
-for _more in (_CORE, _LOSS, _NOISE):
+for _more in (_CORE, _LINEAR, _LOSS, _NOISE):
     for _name, _cases in _more.items():
         CASES.setdefault(_name, []).extend(_cases)
 
