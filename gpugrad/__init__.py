@@ -1,7 +1,8 @@
 """gpugrad: reverse-mode autodiff on NumPy (CPU) and CuPy (CUDA)."""
 from . import cuda  # noqa: F401
-from .autograd import (Function, enable_grad, grad, is_grad_enabled, no_grad,  # noqa: F401
-                       set_grad_enabled)
+from .autograd import (Function, detect_anomaly, enable_grad, grad,  # noqa: F401
+                       is_anomaly_check_nan_enabled, is_anomaly_enabled, is_grad_enabled,
+                       no_grad, set_detect_anomaly, set_grad_enabled)
 from .backends import Device, device, get_default_device, set_default_device  # noqa: F401
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
 from .ops import *  # noqa: F401,F403

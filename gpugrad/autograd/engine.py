@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 
+from .anomaly import _check_backward
 from .function import _FREED, _wrap
 from .grad_mode import _mode
 
@@ -102,6 +103,12 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
 
     prev = _mode.enabled, _mode.arrays
     _mode.enabled, _mode.arrays = create_graph, arrays
+    # Anomaly mode (anomaly.py), read once per run: its checks are in the general
+    # branch, so it turns the short one off. A rule's own ops (recorded with
+    # create_graph) are not checked as forwards: the rule's result is, naming the node.
+    check = _mode.anomaly and _mode.check_nan
+    if check:
+        _mode.check_nan = False
     try:
         for r, g in zip(roots, root_grads):
             if arrays:
@@ -120,7 +127,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
         # The common node of backward() without create_graph: one output, no hooks, no
         # retain_grad, one of gpugrad's array rules. It takes the short branch below,
         # which does what the general one does for such a node, without the tests.
-        plain = arrays and results is None
+        plain = arrays and results is None and not check
         while ready:
             node = ready.pop()
             if plain and node._n_out == 1 and node._out_hooks is None and \
@@ -216,6 +223,8 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                         f"expected {len(node._next)} (one per argument of forward)")
                 if not node._own_rule:
                     gin = _user_grads(node, gin, seen, arrays)
+                if check:
+                    _check_backward(node, gin, grads)
             if arrays:
                 carried = backend.array_type
             for e, g in zip(node._next, gin):
@@ -254,6 +263,8 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
         return results
     finally:
         _mode.enabled, _mode.arrays = prev
+        if check:
+            _mode.check_nan = True
 
 
 def _node_extras(node, grads, results, node_pos, seen, arrays):

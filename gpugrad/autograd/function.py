@@ -47,6 +47,7 @@ class Function:
     _saved = None
     _out_hooks = None
     _retain = None
+    _fwd_stack = None  # anomaly mode: the user's stack at the forward call (a str)
     _out_backends = None  # set when an output lives on another device than the inputs
     # An op whose output may be a view of its first input shares that
     # input's version counter, so an in-place change through either is seen.
@@ -318,6 +319,8 @@ class Function:
                 if type(out) is backend.array_type:
                     return _wrap(out, backend)
                 return _wrap_outputs(out, backend, None, args, cls)
+        if _mode.anomaly:  # anomaly.py turns the lean branch off while it is on
+            return _anomaly_apply(cls, args)
         # One pass over the arguments: their device, and the graph edges of those
         # that require grad (used only if this call records).
         backend = None
@@ -393,6 +396,27 @@ _NIG2 = (((False, False), (False, True)), ((True, False), (True, True)))
 # it off to check that both branches record the same graph.
 _lean = [True]
 _new_tensor = object.__new__
+
+
+def _anomaly_apply(cls, args):
+    """apply in anomaly mode: the op runs as usual (the flag off around it, so this is
+    not re-entered), then its node keeps the user's stack and, with check_nan, an
+    output with NaN or inf raises here, at the op that made it."""
+    from .anomaly import _check_forward, _user_stack
+    stack = _user_stack()
+    _mode.anomaly = False
+    try:
+        out = cls.apply(*args)
+    finally:
+        _mode.anomaly = True
+    outs = out if type(out) is tuple else (out,)
+    for t in outs:
+        node = getattr(t, "_node", None)
+        if node is not None and node._fwd_stack is None:
+            node._fwd_stack = stack
+    if _mode.check_nan:
+        _check_forward(cls, args, outs, stack)
+    return out
 
 
 class AccumulateGrad:

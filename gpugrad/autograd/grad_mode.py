@@ -15,6 +15,8 @@ __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
 class _Mode(threading.local):
     enabled = True
     arrays = False  # a backward pass that records nothing is running array rules
+    anomaly = False  # anomaly mode (anomaly.py): record forward stacks, check for NaN/inf
+    check_nan = True
 
 
 _mode = _Mode()
