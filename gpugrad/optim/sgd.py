@@ -1,7 +1,6 @@
 """Stochastic gradient descent, PyTorch's torch.optim.SGD."""
 from __future__ import annotations
 
-from ..autograd import enable_grad, no_grad
 from . import _arrays
 from ._kernels import FIRST, MAXIMIZE, MOMENTUM, NESTEROV
 from .optimizer import _CHUNK_BYTES, Optimizer, _array_module, _fused, _nonneg, _real
@@ -27,35 +26,19 @@ class SGD(Optimizer):
                              f"(got momentum={group['momentum']!r}, "
                              f"dampening={group['dampening']!r})")
 
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns closure()'s loss.
-
-        Plain SGD (no momentum, weight decay or maximize) of a parameter that fits one
+    def _step_one(self, group, p):
+        """Plain SGD (no momentum, weight decay or maximize) of a parameter that fits one
         slice of Optimizer._run, on a backend without fused kernels (the host), is
         `p += g * (-lr)` on the arrays: the general update's two roundings (lr rounded
         to p's dtype, then the product, then the sum) without its per-parameter set-up.
         Everything else takes the general update."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
-        with no_grad():
-            for group in self.param_groups:
-                plain = not (group["momentum"] != 0 or group["weight_decay"] != 0 or
-                             group["maximize"])
-                lr = group["lr"]
-                for p in group["params"]:
-                    g = p.grad
-                    if g is None:  # as in PyTorch: no gradient, no update, no state
-                        continue
-                    a = p.data
-                    if plain and a.size <= _CHUNK_BYTES // a.itemsize and \
-                            not _fused(_array_module(p, a)):
-                        a += g.data * a.dtype.type(-lr)
-                        p.data = a  # bumps the version counter, as Optimizer.step does
-                    else:
-                        self._step_one(group, p)
-        return loss
+        a = p.data
+        if not (group["momentum"] != 0 or group["weight_decay"] != 0 or group["maximize"]) \
+                and a.size <= _CHUNK_BYTES // a.itemsize and not _fused(_array_module(p, a)):
+            a += p.grad.data * a.dtype.type(-group["lr"])
+            p.data = a  # bumps the version counter, as Optimizer._step_one does
+        else:
+            super()._step_one(group, p)
 
     def _update(self, group, p, g, state):
         flags = MAXIMIZE if group["maximize"] else 0
