@@ -1,5 +1,5 @@
 """gpugrad: reverse-mode autodiff on NumPy (CPU) and CuPy (CUDA)."""
-from . import cuda  # noqa: F401
+from . import cuda, errors  # noqa: F401
 from .autograd import (Function, detect_anomaly, enable_grad, grad,  # noqa: F401
                        is_anomaly_check_nan_enabled, is_anomaly_enabled, is_grad_enabled,
                        no_grad, set_detect_anomaly, set_grad_enabled)
