@@ -14,6 +14,7 @@ leaves the old file as it was.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -168,9 +169,20 @@ def save(obj, f) -> None:
     except SafetensorError as e:
         raise ValueError(f"save: safetensors could not serialize the tensors: {e}") from e
     if hasattr(f, "write"):
+        if isinstance(f, io.TextIOBase):
+            raise TypeError(f"save: {getattr(f, 'name', 'the file object')!r} is open in text "
+                            "mode; a checkpoint is bytes: open it with 'wb'")
         f.write(blob)
         return
-    _atomic_write(os.fsdecode(os.fspath(f)), blob)
+    _atomic_write(os.fsdecode(_path("save", f)), blob)
+
+
+def _path(op, f):
+    try:
+        return os.fspath(f)
+    except TypeError:
+        raise TypeError(f"{op}: expected a path (str, bytes, os.PathLike) or a binary file "
+                        f"object, got {type(f).__module__}.{type(f).__name__}") from None
 
 
 def _atomic_write(path, blob):
@@ -264,8 +276,11 @@ def load(f, device=None, *, map_location=None):
         get_backend(target)  # fail now, with the backend's own reason
     if hasattr(f, "read"):
         where, blob = getattr(f, "name", "the file object"), f.read()
+        if isinstance(blob, str):
+            raise TypeError(f"load: {where!r} is open in text mode; a checkpoint is bytes: "
+                            "open it with 'rb'")
     else:
-        where = os.fspath(f)
+        where = _path("load", f)
         with open(where, "rb") as fh:
             blob = fh.read()
     where = repr(where) if isinstance(where, str) else str(where)

@@ -98,8 +98,10 @@ def to_dot(tensor, names=None, show_values=True, show_grads=True, max_elements=8
         rows = []
         if show_values:
             rows.append(_esc(_format(t)))
-        if show_grads and t.grad is not None:
-            rows.append(f'<font color="red">{_esc(_format(t.grad))}</font>')
+        # ._grad: .grad warns for a non-leaf without one, and the drawing asks every tensor.
+        g = t._grad
+        if show_grads and g is not None:
+            rows.append(f'<font color="red">{_esc(_format(g))}</font>')
         return f" [label=<{'<br/>'.join(rows)}>]" if rows else ""
 
     def box(t):

@@ -47,6 +47,13 @@ class _Indexed(Module):
             del mods[_position(self._get_name(), idx, len(self))]
         self._renumber(mods)
 
+    def _check_item(self, op, module):
+        # Checked before the list changes: _renumber clears it first, so a bad module
+        # found while re-adding would leave it cut short.
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{op}: expected a Module, got {type(module).__module__}."
+                            f"{type(module).__name__}")
+
     def _renumber(self, mods):
         # Keys stay '0'..'n-1' in order, as in PyTorch.
         self._modules.clear()
@@ -59,13 +66,18 @@ class _Indexed(Module):
         return self
 
     def extend(self, modules):
-        """Append each module of an iterable; return self."""
+        """Append each module of an iterable (all or, if one is not a Module, none);
+        return self."""
+        modules = list(modules)
+        for m in modules:
+            self._check_item(f"{self._get_name()}.extend", m)
         for m in modules:
             self.append(m)
         return self
 
     def insert(self, index, module):
         """Insert module before position index (negative counts from the end)."""
+        self._check_item(f"{self._get_name()}.insert", module)
         mods = list(self._modules.values())
         mods.insert(index, module)
         self._renumber(mods)
@@ -108,19 +120,20 @@ class Sequential(_Indexed):
         key = list(self._modules)[_position("Sequential", idx, len(self))]
         self.add_module(key, module)
 
+    def _check_item(self, op, module):
+        if not isinstance(module, Module):  # None too: Sequential calls each one
+            raise TypeError(f"{op}: expected a Module, got "
+                            f"{type(module).__module__}.{type(module).__name__}")
+
     def append(self, module):
         """Add module at the end (named by the current length); return self."""
-        if not isinstance(module, Module):
-            raise TypeError(f"Sequential.append: expected a Module, got "
-                            f"{type(module).__module__}.{type(module).__name__}")
+        self._check_item("Sequential.append", module)
         return super().append(module)
 
     def insert(self, index, module):
         """Insert module before position index (-len <= index <= len, as PyTorch's: out
         of range raises rather than clamps); return self."""
-        if not isinstance(module, Module):
-            raise TypeError(f"Sequential.insert: expected a Module, got "
-                            f"{type(module).__module__}.{type(module).__name__}")
+        self._check_item("Sequential.insert", module)
         n = len(self)
         if not -n <= index <= n:
             raise IndexError(f"Sequential.insert: index {index} is out of range for {n} "
@@ -214,14 +227,17 @@ class ModuleDict(Module):
         self._modules.clear()
 
     def update(self, modules):
-        """Add (key, module) pairs from a mapping or an iterable of pairs."""
-        pairs = modules.items() if hasattr(modules, "items") else modules
+        """Add (key, module) pairs from a mapping or an iterable of pairs: all of them
+        or, if one is bad, none."""
+        pairs = list(modules.items() if hasattr(modules, "items") else modules)
         for j, pair in enumerate(pairs):
-            if hasattr(modules, "items"):
-                key, m = pair
-            else:
-                if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                    raise ValueError(f"ModuleDict.update: element {j} should be a "
-                                     f"(key, module) pair, got {pair!r:.60}")
-                key, m = pair
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(f"ModuleDict.update: element {j} should be a "
+                                 f"(key, module) pair, got {pair!r:.60}")
+            key, m = pair
+            self._check_name("module", key, self._modules)
+            if m is not None and not isinstance(m, Module):
+                raise TypeError(f"ModuleDict.update: the value for {key!r} is a "
+                                f"{type(m).__module__}.{type(m).__name__}, not a Module")
+        for key, m in pairs:
             self[key] = m

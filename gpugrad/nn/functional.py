@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from .. import ops as _ops
+from ..errors import DtypeError, ShapeError
 from ..tensor import Tensor
 
 __all__ = ["relu", "sigmoid", "tanh", "leaky_relu", "softplus", "softmax", "log_softmax",
@@ -76,8 +79,11 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
         return _ops.mse_loss(input, target, reduction=reduction)
     _tensor("mse_loss", weight, "weight")
     if tuple(weight.shape) != tuple(input.shape):
-        raise ValueError(f"mse_loss: weight of shape {tuple(weight.shape)} must have the "
+        raise ShapeError(f"mse_loss: weight of shape {tuple(weight.shape)} must have the "
                          f"input's shape {tuple(input.shape)}")
+    if weight.dtype != input.dtype:
+        raise DtypeError(f"mse_loss: weight dtype {weight.dtype} differs from input dtype "
+                         f"{input.dtype}; cast one with .to(dtype)")
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"mse_loss: reduction must be 'mean', 'sum' or 'none', got "
                          f"{reduction!r}")
@@ -164,25 +170,42 @@ def linear(input, weight, bias=None):
                 return _ops.linear(input, weight, bias)
     _tensor("linear", input)
     _tensor("linear", weight, "weight")
+    if input.dtype.kind == "f" and weight.dtype.kind == "f" and input.dtype != weight.dtype:
+        # Named here, as linear: matmul's own message would name an op the caller never wrote.
+        raise DtypeError(f"linear: input dtype {input.dtype} differs from weight dtype "
+                         f"{weight.dtype} (input of shape {tuple(input.shape)}); gpugrad never "
+                         "promotes floats silently: cast one with .to(dtype)")
     if input.ndim == 0 or weight.ndim != 2 or input.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: input of shape {tuple(input.shape)} does not fit weight of "
+        raise ShapeError(f"linear: input of shape {tuple(input.shape)} does not fit weight of "
                          f"shape {tuple(weight.shape)} (expected input (*, in_features) and "
                          "weight (out_features, in_features))")
-    out = input @ weight.T
     if bias is not None:
         _tensor("linear", bias, "bias")
+        if bias.dtype != weight.dtype and bias.dtype.kind == "f":
+            raise DtypeError(f"linear: bias dtype {bias.dtype} differs from weight dtype "
+                             f"{weight.dtype}; cast one with .to(dtype)")
+        out_shape = tuple(input.shape[:-1]) + (weight.shape[0],)
+        try:
+            np.broadcast_shapes(tuple(bias.shape), out_shape)
+        except ValueError:
+            raise ShapeError(f"linear: bias of shape {tuple(bias.shape)} does not broadcast "
+                             f"to the output's shape {out_shape} (expected bias "
+                             "(out_features,))") from None
+    out = input @ weight.T
+    if bias is not None:
         out = out + bias  # broadcast, as PyTorch's addmm
     return out
 
 
 def _normalized_shape(op, shape):
-    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
-        return (int(shape),)
-    try:
-        return tuple(int(s) for s in shape)
-    except TypeError:
+    # Each size an int as it is: int() read "4" as 4 and cut 2.7 to 2, silently.
+    sizes = (shape,) if isinstance(shape, numbers.Integral) else shape
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__") or \
+            not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
+                    for s in sizes):
         raise TypeError(f"{op}: normalized_shape must be an int or a sequence of ints, got "
-                        f"{shape!r}") from None
+                        f"{shape!r}")
+    return tuple(int(s) for s in sizes)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -192,15 +215,19 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     shape = _normalized_shape("layer_norm", normalized_shape)
     k = len(shape)
     if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
-        raise ValueError(f"layer_norm: given normalized_shape={list(shape)}, expected input "
+        raise ShapeError(f"layer_norm: given normalized_shape={list(shape)}, expected input "
                          f"with shape [*, {', '.join(map(str, shape))}], but got input of "
                          f"shape {tuple(input.shape)}")
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None:
             _tensor("layer_norm", p, name)
             if tuple(p.shape) != shape:
-                raise ValueError(f"layer_norm: {name} of shape {tuple(p.shape)} differs from "
+                raise ShapeError(f"layer_norm: {name} of shape {tuple(p.shape)} differs from "
                                  f"normalized_shape {shape}")
+            if p.dtype != input.dtype:  # named here: mul's message names an op not called
+                raise DtypeError(f"layer_norm: input dtype {input.dtype} differs from {name} "
+                                 f"dtype {p.dtype} (input of shape {tuple(input.shape)}); "
+                                 "cast one with .to(dtype)")
     axes = tuple(range(input.ndim - k, input.ndim))
     centred = input - input.mean(axes, keepdims=True)
     var = (centred * centred).mean(axes, keepdims=True)
@@ -224,9 +251,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     _tensor("embedding", input)
     _tensor("embedding", weight, "weight")
     if input.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be an integer tensor, got {input.dtype}")
+        raise DtypeError(f"embedding: indices must be an integer tensor, got {input.dtype}")
     if weight.ndim != 2:
-        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
+        raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
                          f"shape {tuple(weight.shape)}")
     n = weight.shape[0]
     idx = input.data

@@ -113,9 +113,18 @@ def _calculate_fan_in_and_fan_out(tensor):
     return _fans("calculate_fan_in_and_fan_out", tensor)
 
 
+def _gain(op, gain):
+    # A negative gain was refused by uniform_/normal_ under their own names.
+    gain = _number(op, "gain", gain)
+    if gain < 0:
+        raise ValueError(f"{op}: gain must be >= 0, got {gain}")
+    return gain
+
+
 def xavier_uniform_(tensor, gain=1.0, generator=None):
     """Glorot: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))."""
     _check("xavier_uniform_", tensor)
+    gain = _gain("xavier_uniform_", gain)
     fan_in, fan_out = _fans("xavier_uniform_", tensor)
     a = math.sqrt(3.0) * gain * math.sqrt(2.0 / (fan_in + fan_out))
     return uniform_(tensor, -a, a, generator)
@@ -124,6 +133,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
 def xavier_normal_(tensor, gain=1.0, generator=None):
     """Glorot: N(0, std**2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     _check("xavier_normal_", tensor)
+    gain = _gain("xavier_normal_", gain)
     fan_in, fan_out = _fans("xavier_normal_", tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 

@@ -9,6 +9,7 @@ import numpy as np
 from .. import creation as _creation
 from .. import ops as _ops
 from ..autograd import no_grad as _no_grad
+from ..errors import DtypeError, ShapeError
 from . import functional as F
 from . import init
 from .module import Module
@@ -24,13 +25,17 @@ def _float_dtype(op, dtype):
         return np.dtype("float32")
     dt = np.dtype(dtype)
     if dt.kind != "f":
-        raise TypeError(f"{op}: parameters must be floating point, got dtype {dt}")
+        raise DtypeError(f"{op}: parameters must be floating point, got dtype {dt}")
     return dt
 
 
 def _count(op, name, n):
-    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 0:
-        raise ValueError(f"{op}: {name} must be an int >= 0, got {n!r}")
+    # A float or a str is the wrong type (TypeError, as PyTorch's); a negative count is a
+    # negative dimension (PyTorch's RuntimeError), so a ShapeError.
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool):
+        raise TypeError(f"{op}: {name} must be an int >= 0, got {n!r}")
+    if n < 0:
+        raise ShapeError(f"{op}: {name} must be an int >= 0, got {n!r}")
     return int(n)
 
 
@@ -292,7 +297,7 @@ class Embedding(Module):
             self.reset_parameters()
         else:
             if tuple(_weight.shape) != (self.num_embeddings, self.embedding_dim):
-                raise ValueError(f"Embedding: _weight of shape {tuple(_weight.shape)} does not "
+                raise ShapeError(f"Embedding: _weight of shape {tuple(_weight.shape)} does not "
                                  f"match ({self.num_embeddings}, {self.embedding_dim})")
             self.weight = Parameter(_weight, requires_grad=not _freeze)
 
@@ -309,7 +314,7 @@ class Embedding(Module):
         """An Embedding whose weight is the 2-D tensor embeddings (shared, not copied);
         freeze=True keeps it out of training (requires_grad=False)."""
         if embeddings.ndim != 2:
-            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
+            raise ShapeError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
                              f"{tuple(embeddings.shape)}")
         rows, cols = embeddings.shape
         return cls(rows, cols, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,

@@ -15,6 +15,10 @@ class _Loss(Module):
             # PyTorch's deprecated pair: refused rather than translated into a guess.
             raise ValueError(f"{type(self).__name__}: size_average and reduce are deprecated "
                              "and not supported; use reduction='mean' | 'sum' | 'none'")
+        if reduction not in ("mean", "sum", "none"):
+            # Refused here, not at the first call in the middle of the training loop.
+            raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or "
+                             f"'none', got {reduction!r}")
         self.reduction = reduction
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..backends import Device
+from ..errors import DtypeError, ShapeError
 from ..tensor import Tensor
 from .parameter import Parameter
 
@@ -369,7 +370,7 @@ class Module:
                 raise TypeError(f"Module.to: expected a device or a dtype, got {dtype!r}") \
                     from None
             if dtype.kind != "f":
-                raise TypeError(f"Module.to: only floating point dtypes are accepted, got "
+                raise DtypeError(f"Module.to: only floating point dtypes are accepted, got "
                                 f"{dtype}")
 
         def convert(t):
@@ -448,7 +449,7 @@ class Module:
         own = list(self._state_items())
         missing = [k for k, _ in own if k not in state_dict]
         unexpected = self._unexpected_keys(list(state_dict.keys()))
-        errors = []
+        errors, mismatched = [], False
         for key, t in own:
             if key not in state_dict:
                 continue
@@ -458,6 +459,7 @@ class Module:
                               f"gpugrad Tensor from the checkpoint but received "
                               f"{_type_name(value)}")
             elif tuple(value.shape) != tuple(t.shape):
+                mismatched = True
                 errors.append(f"size mismatch for {key}: copying a param with shape "
                               f"{tuple(value.shape)} from checkpoint, the shape in current "
                               f"model is {tuple(t.shape)}.")
@@ -469,12 +471,17 @@ class Module:
                 errors.insert(0, "Missing key(s) in state_dict: {}. ".format(
                     ", ".join(f'"{k}"' for k in missing)))
         if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {self._get_name()}:\n\t" +
-                               "\n\t".join(errors))
+            # PyTorch's RuntimeError; a ShapeError (also a ValueError) when a size is wrong.
+            raise (ShapeError if mismatched else RuntimeError)(
+                f"Error(s) in loading state_dict for {self._get_name()}:\n\t" +
+                "\n\t".join(errors))
+        # Every value converted before the first is written: a conversion that fails
+        # (a device that is not usable) leaves the module as it was.
         with no_grad():
-            for key, t in own:
-                if key in state_dict:
-                    t[...] = state_dict[key].detach().to(device=t.device, dtype=t.dtype)
+            values = [(t, state_dict[key].detach().to(device=t.device, dtype=t.dtype))
+                      for key, t in own if key in state_dict]
+            for t, v in values:
+                t[...] = v
         return _IncompatibleKeys(missing, unexpected)
 
     # ---- printing ------------------------------------------------------------------

@@ -6,6 +6,7 @@ import numbers
 
 from .. import ops as _ops
 from ..autograd import no_grad
+from ..errors import DeviceError
 from ..tensor import Tensor, tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
@@ -46,7 +47,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
         return tensor(0.0)
     devices = {str(t.device) for t in tensors}
     if len(devices) > 1:
-        raise RuntimeError(f"{op}: tensors live on several devices {sorted(devices)}; "
+        raise DeviceError(f"{op}: tensors live on several devices {sorted(devices)}; "
                            "gpugrad does not copy between devices behind your back")
     with no_grad():
         norms = [_ops.norm(t, norm_type) for t in tensors]
@@ -84,6 +85,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     parameters = _as_list("clip_grad_norm_", parameters)  # a generator is read once
     if not isinstance(max_norm, numbers.Real) or isinstance(max_norm, bool):
         raise TypeError(f"clip_grad_norm_: max_norm must be a number, got {max_norm!r}")
+    if not max_norm >= 0:  # NaN fails too
+        # PyTorch takes it, and a negative coefficient turns every gradient around.
+        raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm!r}")
     total = get_total_norm(_grads("clip_grad_norm_", parameters), norm_type,
                            error_if_nonfinite)
     clip_grads_with_norm_(parameters, float(max_norm), total)
@@ -95,6 +99,9 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     get_total_norm)."""
     if not isinstance(clip_value, numbers.Real) or isinstance(clip_value, bool):
         raise TypeError(f"clip_grad_value_: clip_value must be a number, got {clip_value!r}")
+    if not clip_value >= 0:  # NaN fails too
+        # PyTorch takes it: clamping to [c, -c] with c > 0 sets every gradient to -c.
+        raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value!r}")
     c = float(clip_value)
     with no_grad():
         for g in _grads("clip_grad_value_", parameters):

@@ -13,6 +13,8 @@ class Adagrad(Optimizer):
     L2 weight decay, initial_accumulator_value, maximize. As in PyTorch, its state
     exists from construction (add_param_group creates it too)."""
 
+    _state_keys = ("step", "sum")
+
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0,
                  initial_accumulator_value=0, eps=1e-10, *, maximize=False):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps,

@@ -13,6 +13,7 @@ class Adam(Optimizer):
     """Adam with L2 weight decay added to the gradient, amsgrad, maximize."""
 
     _decoupled = False
+    _state_keys = ("step", "exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, maximize=False):
@@ -36,8 +37,10 @@ class Adam(Optimizer):
             state["step"] = self._new_step()
             state["exp_avg"] = self._zeros(p)
             state["exp_avg_sq"] = self._zeros(p)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = self._zeros(p)
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            # First step, or amsgrad switched on later (a KeyError after the step count
+            # had moved, before): the maximum starts at zero, so it starts at exp_avg_sq.
+            state["max_exp_avg_sq"] = self._zeros(p)
         step = self._advance(state["step"])
         lr, wd = group["lr"], group["weight_decay"]
         beta1, beta2 = group["betas"]

@@ -13,6 +13,7 @@ import numbers
 import warnings
 from bisect import bisect_right
 from collections import Counter
+from contextlib import contextmanager
 
 from .optimizer import Optimizer
 
@@ -20,13 +21,55 @@ __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnea
            "LinearLR", "OneCycleLR"]
 
 
+@contextmanager
+def _restoring(optimizer):
+    """Undo what a failing constructor wrote into the groups (initial_lr, max_lr,
+    momentum, the first rates), so that an error leaves the optimizer as it was."""
+    groups = [dict(g) for g in optimizer.param_groups]
+    try:
+        yield
+    except BaseException:
+        for g, old in zip(optimizer.param_groups, groups):
+            g.clear()
+            g.update(old)
+        raise
+
+
+def _check_optimizer(name, optimizer):
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{name}: {type(optimizer).__name__} is not an Optimizer")
+
+
+def _check_last_epoch(name, last_epoch):
+    # -1 starts afresh; k >= 0 resumes after epoch k. Anything else shifted the schedule.
+    if isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral) or \
+            last_epoch < -1:
+        raise ValueError(f"{name}: last_epoch must be -1 (start) or an epoch >= 0 to resume "
+                         f"from, got last_epoch={last_epoch!r}")
+    return int(last_epoch)
+
+
+def _real(sched, name, value):
+    # Checked when the schedule is made: otherwise the first step() after it fails.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{sched}: {name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{sched}: {name} must be a finite number, got {value!r}")
+    return value
+
+
 class LRScheduler:
     """Base class: subclasses give `get_lr()`, the rates for `last_epoch`."""
 
     def __init__(self, optimizer, last_epoch: int = -1):
         name = type(self).__name__
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{name}: {type(optimizer).__name__} is not an Optimizer")
+        _check_optimizer(name, optimizer)
+        last_epoch = _check_last_epoch(name, last_epoch)
+        with _restoring(optimizer):
+            self._start(optimizer, last_epoch)
+
+    def _start(self, optimizer, last_epoch):
+        name = type(self).__name__
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -58,32 +101,73 @@ class LRScheduler:
         """Advance one epoch (call after optimizer.step()) and set the groups' rates.
 
         `epoch` (deprecated in PyTorch, kept for its users) jumps to that epoch,
-        through the closed form where the schedule has one."""
+        through the closed form where the schedule has one. A step that raises (a
+        OneCycleLR past its last step) leaves the epoch count and the rates as they were."""
+        last_epoch, step_count = self.last_epoch, self._step_count
+        try:
+            values = self._next_lrs(epoch)
+            groups = self.optimizer.param_groups
+            if len(values) != len(groups):
+                raise ValueError(f"{type(self).__name__}.get_lr: {len(values)} rates for "
+                                 f"{len(groups)} parameter groups")
+        except BaseException:
+            self.last_epoch, self._step_count = last_epoch, step_count
+            raise
+        for group, lr in zip(groups, values):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in groups]
+
+    def _next_lrs(self, epoch):
         self._step_count += 1
         if epoch is None:
             self.last_epoch += 1
-            values = self.get_lr()
-        else:
-            warnings.warn("The epoch parameter in `scheduler.step()` is deprecated, as in "
-                          "PyTorch; call `scheduler.step()` instead.", UserWarning,
-                          stacklevel=2)
-            self.last_epoch = epoch
-            closed = getattr(self, "_get_closed_form_lr", None)
-            values = closed() if closed is not None else self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+            return list(self.get_lr())
+        warnings.warn("The epoch parameter in `scheduler.step()` is deprecated, as in "
+                      "PyTorch; call `scheduler.step()` instead.", UserWarning, stacklevel=3)
+        self.last_epoch = _check_last_epoch(f"{type(self).__name__}.step", epoch)
+        closed = getattr(self, "_get_closed_form_lr", None)
+        return list(closed() if closed is not None else self.get_lr())
 
     def state_dict(self) -> dict:
         """Everything but the optimizer, as PyTorch's."""
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore a state_dict()."""
+        """Restore a state_dict() of a schedule of this kind (one of another kind, which
+        lacks this one's settings, is refused, and nothing is changed)."""
+        name = type(self).__name__
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{name}.load_state_dict: expected a dict, got "
+                            f"{type(state_dict).__name__}")
+        lacking = [k for k in self.state_dict() if k not in state_dict]
+        if lacking:
+            raise ValueError(f"{name}.load_state_dict: the state dict lacks "
+                             f"{', '.join(map(repr, lacking))} (is it the state of another "
+                             f"kind of schedule than {name}?)")
+        _check_last_epoch(f"{name}.load_state_dict", state_dict["last_epoch"])
         self.__dict__.update(state_dict)
 
     def _lrs(self):
         return [group["lr"] for group in self.optimizer.param_groups]
+
+
+def _milestones(milestones):
+    """Epochs >= 0 in non-decreasing order (one listed k times applies gamma**k): a float
+    or negative one never equals an epoch, so it would silently never fire."""
+    try:
+        ms = list(milestones)
+    except TypeError:
+        raise TypeError(f"MultiStepLR: milestones must be a list of epochs, got "
+                        f"{milestones!r}") from None
+    for i, m in enumerate(ms):
+        if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 0:
+            raise ValueError(f"MultiStepLR: milestones must be epochs (ints >= 0), got "
+                             f"{m!r} at index {i} of {ms}")
+    for i in range(1, len(ms)):
+        if ms[i] < ms[i - 1]:
+            raise ValueError(f"MultiStepLR: milestones must be increasing, got {ms} "
+                             f"({ms[i]} after {ms[i - 1]})")
+    return [int(m) for m in ms]
 
 
 def _positive_int(sched, name, value):
@@ -97,7 +181,7 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
         self.step_size = _positive_int("StepLR", "step_size", step_size)
-        self.gamma = gamma
+        self.gamma = _real("StepLR", "gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -114,8 +198,8 @@ class MultiStepLR(LRScheduler):
     """Multiply the rate by gamma at each milestone (by gamma**k at one listed k times)."""
 
     def __init__(self, optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
-        self.milestones = Counter(milestones)
-        self.gamma = gamma
+        self.milestones = Counter(_milestones(milestones))
+        self.gamma = _real("MultiStepLR", "gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -133,7 +217,7 @@ class ExponentialLR(LRScheduler):
     """Multiply the rate by gamma every epoch."""
 
     def __init__(self, optimizer, gamma: float, last_epoch: int = -1):
-        self.gamma = gamma
+        self.gamma = _real("ExponentialLR", "gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -152,7 +236,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
         self.T_max = _positive_int("CosineAnnealingLR", "T_max", T_max)
-        self.eta_min = eta_min
+        self.eta_min = _real("CosineAnnealingLR", "eta_min", eta_min)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -179,13 +263,16 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5, last_epoch: int = -1):
+        _real("LinearLR", "start_factor", start_factor)
+        _real("LinearLR", "end_factor", end_factor)
         if not 0 < start_factor <= 1.0:
             raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor!r}")
         if not 0 <= end_factor <= 1.0:
             raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor!r}")
         self.start_factor = start_factor
         self.end_factor = end_factor
-        self.total_iters = total_iters
+        # 0 iterations left the rate at start_factor for good, never reaching end_factor.
+        self.total_iters = _positive_int("LinearLR", "total_iters", total_iters)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -214,8 +301,16 @@ class OneCycleLR(LRScheduler):
                  pct_start=0.3, anneal_strategy="cos", cycle_momentum=True,
                  base_momentum=0.85, max_momentum=0.95, div_factor=25.0,
                  final_div_factor=1e4, three_phase=False, last_epoch=-1):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"OneCycleLR: {type(optimizer).__name__} is not an Optimizer")
+        _check_optimizer("OneCycleLR", optimizer)
+        _check_last_epoch("OneCycleLR", last_epoch)
+        with _restoring(optimizer):  # max_lr, initial_lr and momentum are written below
+            self._setup(optimizer, max_lr, total_steps, epochs, steps_per_epoch, pct_start,
+                        anneal_strategy, cycle_momentum, base_momentum, max_momentum,
+                        div_factor, final_div_factor, three_phase, last_epoch)
+
+    def _setup(self, optimizer, max_lr, total_steps, epochs, steps_per_epoch, pct_start,
+               anneal_strategy, cycle_momentum, base_momentum, max_momentum, div_factor,
+               final_div_factor, three_phase, last_epoch):
         self.optimizer = optimizer
         if total_steps is not None:
             self.total_steps = _positive_int("OneCycleLR", "total_steps", total_steps)

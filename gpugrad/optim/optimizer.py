@@ -18,6 +18,7 @@ from itertools import chain
 
 from .. import backends
 from ..autograd import enable_grad, no_grad
+from ..errors import DeviceError, DtypeError, ShapeError
 from ..tensor import Tensor, float32, from_dlpack, tensor
 from . import _kernels
 
@@ -49,6 +50,10 @@ class Optimizer:
     """Base class of the optimizers: `params` is an iterable of Tensors or of dicts
     (parameter groups, each with its own options overriding `defaults`)."""
 
+    # The state entries every update reads (those made later, when an option is switched
+    # on, excepted): a loaded state without one failed at the next step, midway.
+    _state_keys: tuple = ()
+
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
         self.state: defaultdict = defaultdict(dict)
@@ -58,6 +63,12 @@ class Optimizer:
         if isinstance(params, Tensor) or isinstance(params, dict):
             raise TypeError(f"{name}: params should be an iterable of Tensors or dicts, "
                             f"got a {type(params).__name__}")
+        if isinstance(params, (set, frozenset)):
+            # As add_param_group refuses: a set's order changes between runs, and with it
+            # the parameter numbering of state_dict().
+            raise TypeError(f"{name}: optimizer parameters need to be organized in ordered "
+                            "collections, but the ordering of a set changes between runs; "
+                            "use a list")
         groups = list(params)
         if not groups:
             raise ValueError(f"{name}: optimizer got an empty parameter list")
@@ -176,7 +187,13 @@ class Optimizer:
         # would otherwise make NumPy compute a float32 update in float64, and lerp's
         # branch would be chosen on a weight the kernel never sees.
         scalars = tuple(a.dtype.type(s) for s in scalars)
-        contiguous = all(s is None or s.flags.c_contiguous for s in state_arrays)
+        contiguous = True
+        for s in state_arrays:
+            if s is None:
+                continue
+            if s.dtype != a.dtype or type(s) is not type(a):
+                raise self._stale_state(p, s)
+            contiguous = contiguous and s.flags.c_contiguous
         if _fused(xp):
             if a.dtype in _kernels.KERNEL_DTYPES and contiguous:
                 _kernels.launch(xp, name, a, g, scalars, flags, state_arrays)
@@ -196,6 +213,19 @@ class Optimizer:
                            lambda k, like=part[0]: self._buffer(xp, like, k))
             return
         array_step(xp, a, g, scalars, flags, state_arrays, lambda k: self._buffer(xp, a, k))
+
+    def _stale_state(self, p, s):
+        """The error for state made before its parameter was converted (model.double() or
+        .cuda() after the optimizer made state): NumPy would mix the dtypes silently.
+        Checked as each parameter's update starts, so a model converted as a whole
+        fails at its first parameter, before anything is updated."""
+        cls = DtypeError if type(s) is type(p.data) else DeviceError
+        return cls(f"{type(self).__name__}.step: the state of a parameter of shape "
+                   f"{tuple(p.shape)} is a {s.dtype} {type(s).__module__} array, the "
+                   f"parameter {p.dtype} on {p.device}: the parameter was converted (.to(), "
+                   ".double(), .cuda()) after the optimizer made its state; convert the "
+                   "model before building the optimizer, or load_state_dict() the "
+                   "optimizer's state again (it casts the state to each parameter)")
 
     def _buffer(self, xp, like, k: int):
         """Scratch buffer k (0 or 1) shaped like `like`: kept between steps and shared by
@@ -248,6 +278,10 @@ class Optimizer:
             raise ValueError(f"{name}.load_state_dict: expected a dict with keys 'state' and "
                              f"'param_groups', got {_describe(state_dict)}")
         saved = state_dict["param_groups"]
+        if not isinstance(saved, (list, tuple)) or not all(
+                isinstance(s, dict) and "params" in s for s in saved):
+            raise ValueError(f"{name}.load_state_dict: 'param_groups' must be a list of dicts "
+                             f"that each have 'params', got {saved!r:.100}")
         if len(saved) != len(self.param_groups):
             raise ValueError(f"{name}.load_state_dict: loaded state dict has {len(saved)} "
                              f"parameter groups, the optimizer has {len(self.param_groups)}")
@@ -256,6 +290,17 @@ class Optimizer:
                 raise ValueError(f"{name}.load_state_dict: parameter group {i} has "
                                  f"{len(s['params'])} parameters in the state dict and "
                                  f"{len(g['params'])} in the optimizer")
+        for i, s in enumerate(saved):
+            # A group of another optimizer (SGD's into Adam) lacks options this one reads:
+            # refused here, not a KeyError at the next step.
+            lacking = [k for k in self.defaults if k not in s]
+            if lacking:
+                raise ValueError(f"{name}.load_state_dict: parameter group {i} of the state "
+                                 f"dict lacks {', '.join(map(repr, lacking))} (is it the state "
+                                 f"of another optimizer than {name}?)")
+        if not isinstance(state_dict["state"], dict):
+            raise ValueError(f"{name}.load_state_dict: 'state' must be a dict, got "
+                             f"{_describe(state_dict['state'])}")
         id_map = dict(zip(chain.from_iterable(s["params"] for s in saved),
                           chain.from_iterable(g["params"] for g in self.param_groups)))
         new_state: defaultdict = defaultdict(dict)
@@ -264,6 +309,14 @@ class Optimizer:
             if p is None:
                 raise KeyError(f"{name}.load_state_dict: state for parameter {k!r}, which no "
                                "parameter group lists")
+            if not isinstance(v, dict):
+                raise ValueError(f"{name}.load_state_dict: the state of parameter {k!r} must "
+                                 f"be a dict, got {_describe(v)}")
+            lacking = [key for key in self._state_keys if v and key not in v]
+            if lacking:
+                raise ValueError(f"{name}.load_state_dict: the state of parameter {k!r} lacks "
+                                 f"{', '.join(map(repr, lacking))} (it has "
+                                 f"{', '.join(map(repr, v))})")
             new_state[p] = {key: _to_param(name, key, val, p) for key, val in v.items()}
         groups = []
         for s, g in zip(saved, self.param_groups):
@@ -323,7 +376,7 @@ def _to_param(opt, key, value, p):
     if isinstance(value, Tensor):
         if value.dtype.kind == "f":
             if tuple(value.shape) != tuple(p.shape):
-                raise ValueError(f"{opt}.load_state_dict: state {key!r} has shape "
+                raise ShapeError(f"{opt}.load_state_dict: state {key!r} has shape "
                                  f"{tuple(value.shape)}, its parameter {tuple(p.shape)}")
             value = value.to(device=p.device, dtype=p.dtype)
         xp = backends.get_backend(value.device).xp

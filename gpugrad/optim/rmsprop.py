@@ -12,6 +12,8 @@ class RMSprop(Optimizer):
     """RMSprop: a running mean of squared gradients (alpha), centered, momentum,
     L2 weight decay, maximize."""
 
+    _state_keys = ("step", "square_avg")
+
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
                  centered=False, *, maximize=False):
         super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps,
@@ -20,6 +22,11 @@ class RMSprop(Optimizer):
 
     def _check(self, group):
         _nonneg("RMSprop", group, "lr", "eps", "momentum", "weight_decay", "alpha")
+        if group["alpha"] > 1:
+            # PyTorch takes it: the running mean then subtracts squared gradients, goes
+            # negative, and its square root turns the parameters into NaN.
+            raise ValueError(f"RMSprop: invalid alpha value: {group['alpha']!r} (expected "
+                             "0 <= alpha <= 1)")
 
     def _update(self, group, p, g, state):
         if not state:

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import random as _random
 from ..backends import device as _parse_device
+from ..errors import DtypeError, ShapeError
 from ..ops import stack
 from ..tensor import Tensor, tensor
 
@@ -52,7 +53,7 @@ class TensorDataset(Dataset):
                                  "rows along the first dimension")
         if len({t.shape[0] for t in tensors}) > 1:
             shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
-            raise ValueError(f"TensorDataset: all tensors must have the same size in the first "
+            raise ShapeError(f"TensorDataset: all tensors must have the same size in the first "
                              f"dimension, got shapes {shapes}")
         self.tensors = tensors
 
@@ -88,10 +89,14 @@ def default_collate(batch):
     """Samples to a batch, as PyTorch's: Tensors and NumPy arrays are stacked, ints
     become int64, floats float64 and bools bool tensors; dicts, tuples and lists are
     collated field by field (tuples and lists into lists)."""
+    if len(batch) == 0:
+        raise IndexError("default_collate: the batch is empty (no samples to collate)")
     elem = batch[0]
     if isinstance(elem, Tensor):
+        _same_layout(batch)
         return stack(list(batch))
     if isinstance(elem, np.ndarray):
+        _same_layout(batch)
         return tensor(np.stack(batch))
     if isinstance(elem, np.generic):
         return tensor(np.array(batch))
@@ -109,6 +114,12 @@ def default_collate(batch):
     if isinstance(elem, (str, bytes)):
         return batch  # as PyTorch: the batch as given (a tuple inside a tuple sample)
     if isinstance(elem, Mapping):
+        for i, d in enumerate(batch):
+            if not isinstance(d, Mapping) or d.keys() != elem.keys():
+                keys = sorted(map(str, d.keys())) if isinstance(d, Mapping) else type(d).__name__
+                raise KeyError(f"default_collate: sample {i} has keys {keys}, sample 0 "
+                               f"{sorted(map(str, elem.keys()))}; every sample must have the "
+                               "same keys")
         return {k: default_collate([d[k] for d in batch]) for k in elem}
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # a namedtuple keeps its type
         return type(elem)(*(default_collate(s) for s in zip(*batch)))
@@ -120,6 +131,26 @@ def default_collate(batch):
         return [default_collate(s) for s in zip(*batch)]
     raise TypeError(f"default_collate: samples must be Tensors, NumPy arrays, numbers, str, "
                     f"dicts, tuples or lists; got {type(elem).__module__}.{type(elem).__name__}")
+
+
+def _same_layout(batch):
+    """Samples that stack: one type, shape and dtype, or an error naming the first that
+    differs (np.stack's message names neither the shapes nor the sample)."""
+    first = batch[0]
+    for i, x in enumerate(batch):
+        if type(x) is not type(first) and not (isinstance(x, Tensor) and
+                                               isinstance(first, Tensor)):
+            raise TypeError(f"default_collate: sample {i} is a {type(x).__module__}."
+                            f"{type(x).__name__}, sample 0 a {type(first).__module__}."
+                            f"{type(first).__name__}")
+        if tuple(x.shape) != tuple(first.shape):
+            raise ShapeError(f"default_collate: stack expects each sample to have the same "
+                             f"shape, but got {tuple(first.shape)} at entry 0 and "
+                             f"{tuple(x.shape)} at entry {i}")
+        if x.dtype != first.dtype:
+            raise DtypeError(f"default_collate: stack: all tensors must share one dtype, got "
+                             f"{first.dtype} at entry 0 and {x.dtype} at entry {i} (gpugrad "
+                             "does not promote)")
 
 
 def _convert(sample):
@@ -168,7 +199,13 @@ def _tensor_rows(dataset):
     n = len(dataset)
     rows = None
     for m in reversed(maps):  # innermost Subset first
-        m = np.asarray(m.numpy() if isinstance(m, Tensor) else m, dtype=np.int64).reshape(-1)
+        m = np.asarray(m.numpy() if isinstance(m, Tensor) else m).reshape(-1)
+        if m.size and m.dtype.kind not in "iu":
+            # Cast to int64, 0.5 became 0 and a bool mask indices 0 and 1, silently;
+            # reading sample by sample (dataset[0.5]) raises.
+            raise IndexError(f"DataLoader: Subset indices must be integers, got {m.dtype} "
+                             f"indices {m[:4].tolist()}")
+        m = m.astype(np.int64, copy=False)
         if m.size and (m.min() < -n or m.max() >= n):
             bad = m[(m < -n) | (m >= n)][0]
             raise IndexError(f"DataLoader: Subset index {bad} is out of range for a dataset "

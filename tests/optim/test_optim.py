@@ -302,6 +302,27 @@ def test_state_dict_matches_torch_layout():
     np.testing.assert_array_equal(o2.state[q]["exp_avg"].numpy(), st["state"][0]["exp_avg"].numpy())
 
 
+def test_amsgrad_switched_on_after_steps():
+    """amsgrad turned on once there is state: its running maximum starts at zero, so the
+    next step equals plain Adam's (it was a KeyError after the step count had moved)."""
+    p, q = _param(), _param()
+    o_p, o_q = gg.optim.Adam([p], lr=0.1), gg.optim.Adam([q], lr=0.1)
+    for seed in (1, 2):
+        _grad(p, seed)
+        _grad(q, seed)
+        o_p.step()
+        o_q.step()
+        if seed == 1:
+            o_p.param_groups[0]["amsgrad"] = True
+    np.testing.assert_array_equal(p.numpy(), q.numpy())
+    assert o_p.state[p]["step"].item() == 2
+    np.testing.assert_array_equal(o_p.state[p]["max_exp_avg_sq"].numpy(),
+                                  o_q.state[q]["exp_avg_sq"].numpy())
+    _grad(p, 3)
+    o_p.step()  # and on from there as amsgrad
+    assert o_p.state[p]["step"].item() == 3
+
+
 # ---- every device, against torch ------------------------------------------------------------
 @pytest.mark.parametrize("name", list(OPTS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
