@@ -16,6 +16,7 @@ import numpy as np
 
 from .autograd import _wrap
 from .backends import get_backend
+from .errors import DtypeError, ShapeError
 from .tensor import Tensor
 
 __all__ = ["zeros", "ones", "full", "empty", "zeros_like", "ones_like", "full_like",
@@ -45,7 +46,7 @@ def _size(op, size):
             raise TypeError(f"{op}: size must be ints, got {type(s).__name__} {s!r} in "
                             f"{tuple(size)!r}") from None
         if n < 0:
-            raise ValueError(f"{op}: negative dimension {n} in size {tuple(size)!r}")
+            raise ShapeError(f"{op}: negative dimension {n} in size {tuple(size)!r}")
         shape.append(n)
     return tuple(shape)
 
@@ -60,8 +61,8 @@ def _dtype(op, dtype, default):
         raise TypeError(f"{op}: dtype {dtype!r} is not a dtype (use gg.float32, gg.int64, "
                         "...)") from None
     if dt.kind not in "biufc":
-        raise TypeError(f"{op}: cannot make a tensor of dtype {dt}; expected a number or "
-                        "bool dtype")
+        raise DtypeError(f"{op}: cannot make a tensor of dtype {dt}; expected a number or "
+                         "bool dtype")
     return dt
 
 
@@ -69,8 +70,8 @@ def _check_grad(op, requires_grad, dtype):
     if requires_grad is not True and requires_grad is not False:
         raise TypeError(f"{op}: requires_grad must be a bool, got {requires_grad!r}")
     if requires_grad and dtype.kind != "f":
-        raise RuntimeError(f"{op}: only floating point tensors can require gradients, "
-                           f"got dtype {dtype}")
+        raise DtypeError(f"{op}: only floating point tensors can require gradients, "
+                         f"got dtype {dtype}")
 
 
 def _on(backend):
@@ -245,7 +246,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None,
     ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
     dtype = _dtype("arange", dtype, _INT if ints else _FLOAT)
     if dtype.kind == "b":
-        raise TypeError("arange: dtype bool is not supported")
+        raise DtypeError("arange: dtype bool is not supported")
     _check_grad("arange", requires_grad, dtype)
     integral = dtype.kind in "iu"
     if integral:  # PyTorch converts the bounds to the integer type first

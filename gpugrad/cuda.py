@@ -5,6 +5,8 @@ every question about a missing CuPy, driver or GPU is answered, not raised.
 """
 from __future__ import annotations
 
+from .errors import DeviceError
+
 __all__ = ["is_available", "device_count", "synchronize", "CUDAUnavailableError"]
 
 _INSTALL = ("`pip install gpugrad[cuda]` (cupy-cuda12x: any driver from CUDA 12 on) or "
@@ -12,9 +14,9 @@ _INSTALL = ("`pip install gpugrad[cuda]` (cupy-cuda12x: any driver from CUDA 12 
             "`nvidia-smi` shows the driver's CUDA version.")
 
 
-class CUDAUnavailableError(RuntimeError, ImportError):
-    """No usable CUDA device. A RuntimeError for callers asking for a device,
-    and an ImportError for code importing the CUDA backend module."""
+class CUDAUnavailableError(DeviceError, ImportError):
+    """No usable CUDA device. A DeviceError (so a RuntimeError) for callers asking for
+    a device, and an ImportError for code importing the CUDA backend module."""
 
 
 def _broken(e):
@@ -83,5 +85,5 @@ def synchronize(device=None) -> None:
     from .backends import device as parse, get_backend
     dev = parse(f"cuda:{device}" if isinstance(device, int) else device or "cuda")
     if dev.type != "cuda":
-        raise ValueError(f"synchronize: expected a CUDA device, got '{dev}'")
+        raise DeviceError(f"synchronize: expected a CUDA device, got '{dev}'")
     get_backend(dev).synchronize()

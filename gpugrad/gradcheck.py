@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd import enable_grad, grad
+from .errors import DtypeError
 from .tensor import Tensor, tensor
 
 
@@ -42,8 +43,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
         raise ValueError("gradcheck: no input requires grad")
     for i in wrt:
         if inputs[i].dtype != np.float64:
-            raise TypeError(f"gradcheck: input {i} is {inputs[i].dtype}; central differences "
-                            "need float64 inputs (use .double())")
+            raise DtypeError(f"gradcheck: input {i} is {inputs[i].dtype}; central differences "
+                             "need float64 inputs (use .double())")
     rng = np.random.default_rng(seed)
     outs = _outputs(fn, inputs)
     # Every float output is differenced, also one without a graph: its analytic

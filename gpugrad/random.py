@@ -17,6 +17,7 @@ import numpy as np
 from .autograd import _wrap
 from .backends import Device, device as _parse_device, get_backend, get_default_device
 from .creation import _check_grad, _dtype, _like, _new, _on, _size
+from .errors import DeviceError, DtypeError, ShapeError
 from .tensor import Tensor
 
 __all__ = ["Generator", "manual_seed", "seed", "initial_seed", "default_generator",
@@ -211,15 +212,15 @@ def _source(op, generator, device):
     if not isinstance(generator, Generator):
         raise TypeError(f"{op}: generator must be a gg.Generator, got {type(generator).__name__}")
     if generator._backend is not backend:
-        raise RuntimeError(f"{op}: the generator is on {generator.device} but the tensor is "
-                           f"on {backend.device}; use a Generator('{backend.device}') or "
-                           f"device='{generator.device}'")
+        raise DeviceError(f"{op}: the generator is on {generator.device} but the tensor is "
+                          f"on {backend.device}; use a Generator('{backend.device}') or "
+                          f"device='{generator.device}'")
     return backend, generator._rng
 
 
 def _floating(op, dtype):
     if dtype.kind != "f":
-        raise TypeError(f"{op}: dtype must be floating point, got {dtype}")
+        raise DtypeError(f"{op}: dtype must be floating point, got {dtype}")
     return dtype
 
 
@@ -312,7 +313,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     n = _size("randperm", (n,))[0]
     dtype = _dtype("randperm", dtype, _INT)
     if dtype.kind == "b":
-        raise TypeError("randperm: dtype bool is not supported")
+        raise DtypeError("randperm: dtype bool is not supported")
     if dtype.kind in "iu" and n and n - 1 > np.iinfo(dtype).max:
         raise ValueError(f"randperm: n={n} does not fit {dtype}")
     if dtype.kind == "f" and n - 1 > 2 ** (np.finfo(dtype).nmant + 1):
@@ -352,14 +353,14 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
         for name, t in (("mean", mean), ("std", std)):
             if isinstance(t, Tensor):
                 if t.dtype.kind != "f":
-                    raise TypeError(f"normal: {name} must be a floating point tensor, got "
-                                    f"{t.dtype}")
+                    raise DtypeError(f"normal: {name} must be a floating point tensor, got "
+                                     f"{t.dtype}")
                 if t.dtype != ref.dtype:
-                    raise TypeError(f"normal: mean is {mean.dtype} and std is {std.dtype}; "
-                                    "gpugrad never promotes floats silently: cast one")
+                    raise DtypeError(f"normal: mean is {mean.dtype} and std is {std.dtype}; "
+                                     "gpugrad never promotes floats silently: cast one")
                 if t.device != ref.device:
-                    raise RuntimeError(f"normal: mean is on {mean.device} and std on "
-                                       f"{std.device}; move one with .to()")
+                    raise DeviceError(f"normal: mean is on {mean.device} and std on "
+                                      f"{std.device}; move one with .to()")
             elif not isinstance(t, numbers.Real) or isinstance(t, (bool, np.bool_)):
                 raise TypeError(f"normal: {name} must be a number or a tensor, got "
                                 f"{type(t).__name__}")
@@ -371,7 +372,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
         try:
             shape = np.broadcast_shapes(M.shape if tm else (), S.shape if ts else ())
         except ValueError:
-            raise ValueError(f"normal: mean of shape {tuple(mean.shape)} and std of shape "
+            raise ShapeError(f"normal: mean of shape {tuple(mean.shape)} and std of shape "
                              f"{tuple(std.shape)} do not broadcast") from None
         dtype = ref.dtype
         backend, rng = _source("normal", generator, ref.device)
@@ -401,7 +402,7 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:
     if not isinstance(input, Tensor):
         raise TypeError(f"bernoulli: expected a Tensor, got {type(input).__name__}")
     if input.dtype.kind != "f":
-        raise TypeError(f"bernoulli: expected a floating point tensor, got {input.dtype}")
+        raise DtypeError(f"bernoulli: expected a floating point tensor, got {input.dtype}")
     if p is None:
         P = input._data
         if P.size and not bool(((P >= 0) & (P <= 1)).all()):  # PyTorch checks too

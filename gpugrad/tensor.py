@@ -1,6 +1,8 @@
 """Tensor: a backend array, its device, its gradient and the node that made it."""
 from __future__ import annotations
 
+import sys
+import warnings
 import weakref
 
 import numpy as np
@@ -8,6 +10,7 @@ import numpy as np
 from . import autograd
 from .autograd import _mode, _wrap
 from .backends import Device, get_backend
+from .errors import DeviceError, DtypeError, ShapeError
 
 __all__ = ["Tensor", "tensor", "from_numpy", "from_dlpack", "float16", "float32",
            "float64", "int32", "int64", "bool_"]
@@ -38,12 +41,15 @@ class Tensor:
     into that array directly bypasses the version counter, as in PyTorch: use
     the Tensor API (`+=`, `t[i] = v`, `t.data = ...`) so that a pending
     backward can detect the change.
+
+    `np.asarray(t)` is that array too on the CPU (no copy; a device tensor raises),
+    `t.numpy()` a host copy. NumPy's functions and ufuncs that gpugrad has
+    (np.exp, np.sum, np.concatenate, ...) raise on a Tensor, naming gg's: they
+    would drop the graph. `array + t` and friends give the gpugrad op.
     """
 
     __slots__ = ("_data", "_backend", "_node", "_idx", "_rg", "_grad", "_vc",
                  "_hooks", "__weakref__")
-    # numpy must hand `ndarray + Tensor` back to Tensor.__radd__.
-    __array_ufunc__ = None
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
         t = tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
@@ -67,8 +73,8 @@ class Tensor:
             raise TypeError(f"Tensor.data: expected an array of the {self.device} backend, "
                             f"got {type(value).__name__}")
         if self._rg and value.dtype.kind not in "fc":
-            raise TypeError(f"Tensor.data: a tensor that requires grad takes floating point "
-                            f"data, got {value.dtype}")
+            raise DtypeError(f"Tensor.data: a tensor that requires grad takes floating point "
+                             f"data, got {value.dtype}")
         self._data, self._backend = value, backend
         self._vc[0] += 1
 
@@ -86,8 +92,8 @@ class Tensor:
             raise RuntimeError("requires_grad: you can only change requires_grad of leaf "
                                "tensors; use detach() to get a tensor without history")
         if flag and self._data.dtype.kind != "f":  # complex gradients are not supported
-            raise RuntimeError(f"requires_grad: only floating point tensors can require "
-                               f"gradients, got {self._data.dtype}")
+            raise DtypeError(f"requires_grad: only floating point tensors can require "
+                             f"gradients, got {self._data.dtype}")
         self._rg = flag
 
     def requires_grad_(self, requires_grad=True):
@@ -97,8 +103,18 @@ class Tensor:
 
     @property
     def grad(self):
-        """The gradient accumulated by backward() (None until then)."""
-        return self._grad
+        """The gradient accumulated by backward() (None until then). A non-leaf keeps
+        none unless retain_grad() asked for it: reading it then warns, as in PyTorch."""
+        g = self._grad
+        if g is None and self._node is not None:
+            retain = self._node._retain
+            if retain is None or retain.get(self._idx) is None:
+                warnings.warn(
+                    f"grad: the .grad of a non-leaf tensor (shape {tuple(self.shape)}, made "
+                    f"by {self._node.name()}) is being read; backward() does not fill it. "
+                    "Call .retain_grad() on it before backward() to keep it, or read the "
+                    ".grad of the leaf tensor you meant", UserWarning, stacklevel=2)
+        return g
 
     @grad.setter
     def grad(self, value):
@@ -108,7 +124,8 @@ class Tensor:
                                 f"{type(value).__module__}.{type(value).__name__}")
             if value._backend is not self._backend or value.shape != self.shape or \
                     value.dtype != self.dtype:
-                raise RuntimeError(
+                raise (DeviceError if value._backend is not self._backend else
+                       ShapeError if value.shape != self.shape else DtypeError)(
                     f"grad: assigned gradient ({value.dtype}, {tuple(value.shape)} on "
                     f"{value.device}) must match the tensor ({self.dtype}, "
                     f"{tuple(self.shape)} on {self.device})")
@@ -158,6 +175,22 @@ class Tensor:
             return a.astype(dtype)
         return a.copy() if copy else a
 
+    # NumPy's protocols. np.asarray(t) and t.numpy() give the values (above); NumPy's
+    # functions and ufuncs on a Tensor would compute on them and drop the graph, so the
+    # ones gpugrad has raise, naming the gg function to call.
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """An operator between a NumPy array (or scalar) and a Tensor is the gpugrad op
+        (array + t is gg.add, array < t a comparison); an in-place operator on an array
+        writes the Tensor's values into it (PyTorch's `w.data -= lr * w.grad`). Any
+        other ufunc raises a TypeError naming gpugrad's function."""
+        return _numpy_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        """NumPy functions that gpugrad has (np.sum, np.concatenate, np.where, ...) raise a
+        TypeError naming gpugrad's; the rest (np.allclose, np.array_equal, ...) see the
+        values, as through np.asarray."""
+        return _numpy_function(func, args, kwargs)
+
     @property
     def is_leaf(self):
         """True for a tensor made by the user rather than by a recorded op."""
@@ -187,7 +220,7 @@ class Tensor:
     def item(self):
         """The one element as a Python number."""
         if self._data.size != 1:
-            raise ValueError(f"item: only one-element tensors convert to a Python number, "
+            raise ShapeError(f"item: only one-element tensors convert to a Python number, "
                              f"got shape {tuple(self.shape)}")
         return self._backend.to_numpy(self._data).reshape(()).item()
 
@@ -343,8 +376,15 @@ class Tensor:
             t = type(o)
             if t is float or t is int or (isinstance(o, Tensor) and o._backend is self._backend
                                           and o._data.dtype is self._data.dtype):
-                getattr(self._backend.xp, ufunc)(self._data, o if t is float or t is int
-                                                 else o._data, out=self._data)
+                try:
+                    getattr(self._backend.xp, ufunc)(self._data, o if t is float or t is int
+                                                     else o._data, out=self._data)
+                except ValueError:
+                    _inplace_shape_error(name, self, o)
+                    raise
+                except TypeError:  # NumPy's casting error: a float into an int tensor
+                    _inplace_dtype_error(name, self, o)
+                    raise
                 self._vc[0] += 1
                 return self
         recording = _mode.enabled and (self._rg or any(
@@ -389,9 +429,16 @@ class Tensor:
             other = _operands(name, self, args[0])[1]
             o = other._data if isinstance(other, Tensor) else other
             if isinstance(other, Tensor) and other._backend is not self._backend:
-                raise RuntimeError(f"{name}: expected both tensors on one device, got "
-                                   f"{self.device} and {other.device}")
-            getattr(self._backend.xp, ufunc)(self._data, o, out=self._data)
+                raise DeviceError(f"{name}: expected both tensors on one device, got "
+                                  f"{self.device} and {other.device}")
+            try:
+                getattr(self._backend.xp, ufunc)(self._data, o, out=self._data)
+            except ValueError:
+                _inplace_shape_error(name, self, other)
+                raise
+            except TypeError:
+                _inplace_dtype_error(name, self, other)
+                raise
         else:
             with autograd.no_grad():
                 res = fn(self, *args)
@@ -469,13 +516,15 @@ class Tensor:
         """Mean over axis (or dim); see gg.mean."""
         return mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """Largest value over axis (or dim): values only, as NumPy; see gg.max."""
-        return max(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def max(self, dim=None, keepdim=None, *, axis=None, keepdims=False):
+        """Largest value: (values, indices) along one int dim, as torch; values only over
+        axis= (or a tuple), as NumPy; see gg.max."""
+        return max(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """Smallest value over axis (or dim): values only, as NumPy; see gg.min."""
-        return min(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def min(self, dim=None, keepdim=None, *, axis=None, keepdims=False):
+        """Smallest value: (values, indices) along one int dim, as torch; values only over
+        axis= (or a tuple), as NumPy; see gg.min."""
+        return min(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Index of the largest value along axis (or dim); see gg.argmax."""
@@ -635,17 +684,104 @@ def _unrecorded(t, arr):
     return _wrap(arr, backend)
 
 
+_NP_OPERATORS = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
+                 "power": "pow", "matmul": "matmul"}
+_NP_COMPARE = {"less": "lt", "less_equal": "le", "greater": "gt", "greater_equal": "ge",
+               "equal": "eq", "not_equal": "ne"}
+_NP_NAMES = {"absolute": "abs", "fabs": "abs", "negative": "neg", "amax": "max",
+             "amin": "min", "true_divide": "div", "concat": "cat", "dot": "matmul",
+             "add.reduce": "sum", "maximum.reduce": "max", "minimum.reduce": "min"}
+_NP_SEQUENCES = {"concatenate", "cat", "stack"}  # their first argument: the tensors
+
+
+def _numpy_ufunc(ufunc, method, inputs, kwargs):
+    name = ufunc.__name__
+    if method == "__call__" and len(inputs) == 2 and (name in _NP_OPERATORS or
+                                                       name in _NP_COMPARE):
+        out = kwargs.pop("out", None)
+        if not kwargs:
+            if out is None:
+                if name in _NP_COMPARE:
+                    return _compare(_NP_COMPARE[name], *inputs)
+                return getattr(ops, _NP_OPERATORS[name])(*inputs)
+            if len(out) == 1 and out[0] is inputs[0] and not isinstance(out[0], Tensor) \
+                    and name != "matmul" and name in _NP_OPERATORS:
+                return _into_array(name, out[0], inputs[1])
+    raise TypeError(_numpy_refusal(name if method == "__call__" else f"{name}.{method}"))
+
+
+def _into_array(name, arr, t):
+    """arr <op>= t for a NumPy (or CuPy) array arr: t's values, written into arr."""
+    op = f"{_NP_OPERATORS[name]}_ (in place on a {type(arr).__module__.split('.')[0]} array)"
+    if not t._backend.is_array(arr):
+        raise DeviceError(f"{op}: the array is not on the tensor's device {t.device}: no "
+                          "silent copies between devices")
+    if t.dtype != arr.dtype and not (arr.dtype.kind == "f" and t.dtype.kind in "biu"):
+        raise DtypeError(f"{op}: cannot write {t.dtype} values into a {arr.dtype} array of "
+                         f"shape {arr.shape}; cast explicitly with .to(dtype)")
+    try:
+        getattr(t._backend.xp, name)(arr, t._data, out=arr)
+    except ValueError:
+        _inplace_shape_error(op, arr, t)
+        raise
+    return arr
+
+
+def _numpy_function(func, args, kwargs):
+    name = getattr(func, "__name__", "")
+    fn = getattr(sys.modules[__package__], _NP_NAMES.get(name, name), None)
+    if callable(fn) and not isinstance(fn, (type, np.dtype)):
+        where = getattr(func, "__module__", None) or "numpy"  # np.linalg.norm: numpy.linalg
+        raise TypeError(_numpy_refusal(name, where.replace("numpy", "np", 1)))
+    impl = getattr(func, "_implementation", None)
+    return NotImplemented if impl is None else impl(*args, **kwargs)
+
+
+def _numpy_refusal(name, where="np"):
+    g = _NP_NAMES.get(name, name)
+    fn = getattr(sys.modules[__package__], g, None)
+    method = g if callable(getattr(Tensor, g, None)) else None
+    if callable(fn) and not isinstance(fn, (type, np.dtype)):
+        hint = f"use gg.{g}({'tensors' if g in _NP_SEQUENCES else 't'})" + \
+            (f" or t.{method}()" if method else "")
+    elif method:
+        hint = f"use t.{method}()"
+    else:
+        hint = f"gpugrad has no {g}: compute it with gpugrad's ops to keep the gradient"
+    return (f"{where}.{name} does not take gpugrad Tensors (it would compute on the values and "
+            f"drop the graph): {hint}; or call it on t.numpy() for a NumPy result without "
+            "gradient")
+
+
 def _check_inplace_result(name, res, t):
     # The shape too: assigning with [...] = would drop the leading 1s of a result that
     # broadcasting grew (h += w, w of shape (1, 1, 3), h of (3,)), where the ufunc of the
     # unrecorded path and torch refuse it; recorded, h would hold a node of that shape.
     if res._data.shape != t._data.shape:
-        raise ValueError(f"{name}: the result's shape {tuple(res.shape)} (the operands' "
+        raise ShapeError(f"{name}: the result's shape {tuple(res.shape)} (the operands' "
                          f"broadcast shape) does not match the shape {tuple(t.shape)} of the "
                          "tensor changed in place")
     if res._data.dtype != t._data.dtype:
-        raise TypeError(f"{name}: result dtype {res.dtype} cannot be written into a "
-                        f"{t.dtype} tensor of shape {tuple(t.shape)} in place")
+        raise DtypeError(f"{name}: result dtype {res.dtype} cannot be written into a "
+                         f"{t.dtype} tensor of shape {tuple(t.shape)} in place")
+
+
+def _inplace_shape_error(name, t, other):
+    """ShapeError naming the in-place op when other does not broadcast to t's shape
+    (NumPy's ufunc raised ValueError); returns if it does (another ValueError)."""
+    s, shape = tuple(getattr(other, "shape", ())), tuple(t.shape)
+    if not _common.broadcasts_to(s, shape):
+        raise ShapeError(f"{name}: an operand of shape {s} does not broadcast to the shape "
+                         f"{shape} of the tensor changed in place") from None
+
+
+def _inplace_dtype_error(name, t, other):
+    """DtypeError naming the in-place op when NumPy refused to cast the result into t's
+    dtype (a float result into an int or bool tensor, as torch refuses)."""
+    what = f"{other.dtype} operand" if isinstance(other, Tensor) else repr(other)
+    raise DtypeError(f"{name}: the result of a {t.dtype} tensor (shape {tuple(t.shape)}) and "
+                     f"{what} cannot be written into it in place; use an out-of-place op "
+                     "or cast with .to(dtype)") from None
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -663,7 +799,11 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
     elif backend.is_array(data):
         arr = data.astype(dtype or data.dtype, copy=True)
     else:
-        host = np.array(data, dtype=dtype, copy=True)
+        try:
+            host = np.array(data, dtype=dtype, copy=True)
+        except ValueError as e:  # ragged lists, strings for numbers: NumPy's words, no op
+            raise ValueError(f"tensor: cannot make a tensor from the {type(data).__name__} "
+                             f"given: {e}") from None
         python = not isinstance(data, (np.ndarray, np.generic))
         if dtype is None and host.dtype == float64 and python and not _numpy_inside(data):
             host = host.astype(float32)  # Python floats: PyTorch's default dtype
@@ -698,6 +838,9 @@ _DLPACK_DEVICES = {1: "cpu", 2: "cuda", 3: "cuda"}  # kDLCPU, kDLCUDA, kDLCUDAHo
 
 def from_dlpack(obj) -> Tensor:
     """Zero-copy view of any DLPack producer (NumPy, CuPy, PyTorch, ...)."""
+    if not hasattr(obj, "__dlpack_device__"):
+        raise TypeError(f"from_dlpack: expected an array that supports DLPack (NumPy, CuPy, "
+                        f"PyTorch, ...), got {type(obj).__module__}.{type(obj).__name__}")
     dev_type, index = obj.__dlpack_device__()
     name = _DLPACK_DEVICES.get(int(dev_type))
     if name is None:
@@ -712,5 +855,7 @@ from .ops import (abs, add, argmax, argmin, cast, clamp, clone, cos, div, exp,  
                   flatten, getitem, index_put, log, log_softmax, logsumexp, matmul, max, mean,
                   min, mul, neg, norm, permute, pow, relu, reshape, sigmoid, sin, softmax,
                   sqrt, squeeze, std, sub, sum, tanh, to_device, transpose, unsqueeze, var)
+from . import ops  # noqa: E402
+from .ops import _common  # noqa: E402
 from .ops._common import operands as _operands  # noqa: E402
 from .ops.arith import _compare  # noqa: E402

@@ -742,6 +742,11 @@ def reduction(name, tname=None, extra=""):
             ex = f", correction={corr}"
         if d.draw(st.booleans()) and dim is not None:  # NumPy's spelling in gpugrad
             gargs = f"axis={dim!r}, keepdims={keep}"
+        elif name in ("max", "min") and isinstance(dim, int):
+            # one int dim: torch's (values, indices) in both, the gradient to the index
+            part = d.draw(st.sampled_from(["values", "indices"]))
+            P.assign(f"{a.name}.{name}({args}).{part}", f"{a.name}.{name}({args}).{part}")
+            return
         else:
             gargs = args
         P.assign(f"{a.name}.{name}({gargs}{ex})", f"{a.name}.{tname or name}({targs}{ex})")
@@ -749,7 +754,8 @@ def reduction(name, tname=None, extra=""):
 
 reduction("sum")
 reduction("mean")
-# max/min: gpugrad's return the values only (a deliberate difference): torch's amax/amin.
+# max/min: values only over axis=, None or a tuple of dims (torch's amax/amin); (values,
+# indices) along one int dim, as torch.max/min.
 reduction("max", "amax")
 reduction("min", "amin")
 reduction("var")

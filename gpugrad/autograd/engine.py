@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 
+from ..errors import DeviceError, DtypeError, ShapeError
 from .anomaly import _check_backward
 from .function import _FREED, _wrap
 from .grad_mode import _mode
@@ -165,7 +166,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                         if type(g) is not carried:
                             g = _as_grad(g, backend, True, node)
                         if g.shape != shape:
-                            raise RuntimeError(
+                            raise ShapeError(
                                 f"{type(node).__name__}: backward returned a gradient of "
                                 f"shape {tuple(g.shape)} for an input of shape {shape}")
                         if idx < 0:
@@ -235,7 +236,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                     if type(g) is not carried or (not arrays and g._backend is not backend):
                         g = _as_grad(g, backend, arrays, node)
                     if g.shape != shape:
-                        raise RuntimeError(
+                        raise ShapeError(
                             f"{type(node).__name__}: backward returned a gradient of shape "
                             f"{tuple(g.shape)} for an input of shape {shape}")
                     if idx < 0:
@@ -292,8 +293,8 @@ def _user_grads(node, gin, seen, arrays):
             g = _as_grad(g, node.backend, arrays, node)
             if g.dtype != dtype:
                 if g.dtype.kind not in "biufc":
-                    raise TypeError(f"{type(node).__name__}: backward returned a gradient of "
-                                    f"dtype {g.dtype} for a {dtype} input")
+                    raise DtypeError(f"{type(node).__name__}: backward returned a gradient of "
+                                     f"dtype {g.dtype} for a {dtype} input")
                 g = g.astype(dtype) if arrays else g.to(dtype)
             if g.shape != e[2]:
                 g = _sum_to(g, e[2])
@@ -368,8 +369,8 @@ def _as_grad(g, backend, arrays, node):
     hands back 0-d results as scalars), or a Tensor when recording."""
     if isinstance(g, Tensor):
         if g._backend is not backend:
-            raise RuntimeError(f"{type(node).__name__}: backward returned a gradient on "
-                               f"{g.device} for an input on {backend.device}; move it with .to()")
+            raise DeviceError(f"{type(node).__name__}: backward returned a gradient on "
+                              f"{g.device} for an input on {backend.device}; move it with .to()")
         return g._data if arrays else g
     if not backend.is_array(g):
         if getattr(g, "ndim", 0):  # another library's array: converting it would copy
@@ -421,8 +422,11 @@ def _check_hook_result(r, like, backend):
             r._data.shape != like.shape or r._data.dtype != like.dtype:
         got = (f"a {r.dtype} Tensor of shape {tuple(r.shape)} on {r.device}"
                if isinstance(r, Tensor) else type(r).__name__)
-        raise RuntimeError(f"hook: must return None or a {like.dtype} Tensor of shape "
-                           f"{tuple(like.shape)} on {backend.device} (the gradient's), got {got}")
+        cls = RuntimeError if not isinstance(r, Tensor) else DeviceError if \
+            r._backend is not backend else ShapeError if r._data.shape != like.shape else \
+            DtypeError
+        raise cls(f"hook: must return None or a {like.dtype} Tensor of shape "
+                  f"{tuple(like.shape)} on {backend.device} (the gradient's), got {got}")
 
 
 def _mark(seen, arr):
@@ -535,7 +539,7 @@ def _seed(outputs, grad_outputs, what):
                 "requires_grad=False?)")
         if g is None:
             if t._data.size != 1:
-                raise RuntimeError(
+                raise ShapeError(
                     f"{what}: grad can be implicitly created only for scalar outputs; "
                     f"output {i} has shape {tuple(t.shape)}: pass gradient=/grad_outputs=")
             g = _wrap(t._backend.xp.ones(t._data.shape, t._data.dtype), t._backend)
@@ -543,14 +547,14 @@ def _seed(outputs, grad_outputs, what):
             if not isinstance(g, Tensor):
                 g = _seed_tensor(g, t, i, what)
             if g._backend is not t._backend:
-                raise RuntimeError(
+                raise DeviceError(
                     f"{what}: gradient is on {g.device} but output {i} is on {t.device}")
             if g._data.shape != t._data.shape:
-                raise RuntimeError(
+                raise ShapeError(
                     f"{what}: gradient of shape {tuple(g.shape)} does not match output {i} "
                     f"of shape {tuple(t.shape)}")
             if g._data.dtype != t._data.dtype:
-                raise TypeError(
+                raise DtypeError(
                     f"{what}: gradient dtype {g.dtype} does not match output {i} dtype "
                     f"{t.dtype}")
         seeds.append(g)
@@ -564,12 +568,12 @@ def _seed_tensor(g, t, i, what):
     backend = t._backend
     if backend.is_array(g):
         if g.dtype != t._data.dtype and g.dtype.kind == "f":
-            raise TypeError(f"{what}: gradient dtype {g.dtype} does not match output {i} "
-                            f"dtype {t.dtype}")
+            raise DtypeError(f"{what}: gradient dtype {g.dtype} does not match output {i} "
+                             f"dtype {t.dtype}")
     elif getattr(g, "ndim", 0):  # another library's or device's array (scalars convert)
-        raise RuntimeError(f"{what}: gradient for output {i} is a {type(g).__module__}."
-                           f"{type(g).__name__} but the output is on {t.device}; pass a "
-                           "Tensor on that device")
+        raise DeviceError(f"{what}: gradient for output {i} is a {type(g).__module__}."
+                          f"{type(g).__name__} but the output is on {t.device}; pass a "
+                          "Tensor on that device")
     return _wrap(backend.asarray(g, dtype=t._data.dtype), backend)
 
 

@@ -5,8 +5,10 @@ tensors) of its inputs and whatever its forward chose to save.
 """
 from __future__ import annotations
 
+import inspect
 import weakref
 
+from ..errors import DeviceError
 from .grad_mode import _mode
 
 __all__ = ["Function", "AccumulateGrad", "OPS"]
@@ -86,6 +88,16 @@ class Function:
                 if "array_backward" not in cls.__dict__:
                     cls.array_backward = False
         cls._lean = cls._array_forward and cls._own_rule and not cls.view_of_input
+        # forward and backward are called on the class with ctx first: a plain method
+        # (forward(self, ctx, x)) would take ctx for self. Refused at apply, as the
+        # class may be fixed by a subclass before it is used.
+        plain = [n for n in ("forward", "backward")
+                 if not isinstance(inspect.getattr_static(cls, n), staticmethod)]
+        if plain:
+            cls.apply = classmethod(_not_static(plain))
+        elif getattr(getattr(inspect.getattr_static(cls, "apply"), "__func__", None),
+                     "_refuses", False):
+            cls.apply = Function.__dict__["apply"]
 
     @staticmethod
     def forward(ctx, *args):
@@ -332,7 +344,7 @@ class Function:
                 if backend is None:
                     backend = a._backend
                 elif a._backend is not backend:
-                    raise RuntimeError(
+                    raise DeviceError(
                         f"{cls.__name__}: expected all tensors on the same device, got "
                         f"{backend.device} and {a._backend.device}; move one with .to()")
                 if a._rg:
@@ -386,6 +398,16 @@ class Function:
                 ctx._resolve_saved(args, (t,))
             return t
         return _wrap_outputs(out, backend, ctx, args, cls)
+
+
+def _not_static(names):
+    def apply(cls, *args):
+        which = " and ".join(names)
+        raise TypeError(f"{cls.__name__}: {which} must be a @staticmethod taking ctx first "
+                        f"({names[0]}(ctx, ...)), as in torch.autograd.Function: put "
+                        f"@staticmethod above def {names[0]}")
+    apply._refuses = True
+    return apply
 
 
 _FALSES = [(False,) * n for n in range(12)]

@@ -15,6 +15,7 @@ function too, where PyTorch would let its zeros through.
 """
 from __future__ import annotations
 
+from ..errors import DeviceError, DtypeError, ShapeError
 from .engine import grad
 from .function import _wrap
 from .grad_mode import enable_grad
@@ -60,23 +61,23 @@ def _vector(v, like, like_tuple, fn, role):
     for i, (a, b) in enumerate(zip(v, like)):
         where = f"v[{i}]" if like_tuple else "v"
         if a.shape != b.shape:
-            raise RuntimeError(f"{fn}: {where} has shape {tuple(a.shape)} but {role} {i} "
-                               f"has shape {tuple(b.shape)}")
+            raise ShapeError(f"{fn}: {where} has shape {tuple(a.shape)} but {role} {i} "
+                             f"has shape {tuple(b.shape)}")
         if a.dtype != b.dtype:
-            raise TypeError(f"{fn}: {where} has dtype {a.dtype} but {role} {i} has dtype "
-                            f"{b.dtype}; cast one with .to()")
+            raise DtypeError(f"{fn}: {where} has dtype {a.dtype} but {role} {i} has dtype "
+                             f"{b.dtype}; cast one with .to()")
         if a.device != b.device:
-            raise RuntimeError(f"{fn}: {where} is on {a.device} but {role} {i} is on "
-                               f"{b.device}; move one with .to()")
+            raise DeviceError(f"{fn}: {where} is on {a.device} but {role} {i} is on "
+                              f"{b.device}; move one with .to()")
     return v
 
 
 def _no_vector(ts, fn, role):
     """v may be left out only where it has one element: it is then 1."""
     if len(ts) != 1 or ts[0].numel() != 1:
-        raise RuntimeError(f"{fn}: v can be None only when the {role} is a single Tensor "
-                           f"with one element; got {len(ts)} {role}(s) of shapes "
-                           f"{[tuple(t.shape) for t in ts]}")
+        raise ShapeError(f"{fn}: v can be None only when the {role} is a single Tensor "
+                         f"with one element; got {len(ts)} {role}(s) of shapes "
+                         f"{[tuple(t.shape) for t in ts]}")
 
 
 def _check_outputs(outputs, fn, strict):
@@ -94,8 +95,8 @@ def _single_output(outputs, out_tuple, fn):
     if out_tuple or outputs[0].numel() != 1:
         got = (f"a tuple of {len(outputs)}" if out_tuple
                else f"a Tensor of shape {tuple(outputs[0].shape)}")
-        raise RuntimeError(f"{fn}: the function must return a single Tensor with one "
-                           f"element, got {got}")
+        raise (ShapeError if not out_tuple else RuntimeError)(
+            f"{fn}: the function must return a single Tensor with one element, got {got}")
 
 
 def _grads(outputs, inputs, seeds=None, create_graph=False, retain_graph=None):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 
+from ..errors import DeviceError
+
 __all__ = ["Device", "device", "get_backend", "register_backend",
            "get_default_device", "set_default_device"]
 
@@ -23,7 +25,7 @@ class Device:
         # other device has one ('cuda' is cuda:0), also for a Device built by hand.
         if type == "cpu":
             if index not in (None, 0):
-                raise ValueError(f"device: the CPU has no index, got {index!r}")
+                raise DeviceError(f"device: the CPU has no index, got {index!r}")
             index = None
         elif index is None:
             index = 0
@@ -71,13 +73,14 @@ def _parse(spec) -> Device:
         raise TypeError(f"device: expected a string like 'cpu' or 'cuda:0' or a Device, got {spec!r}")
     name, _, idx = spec.partition(":")
     if name not in _FACTORIES:
-        raise ValueError(f"device: unknown device type {name!r} in {spec!r}; known: {sorted(_FACTORIES)}")
+        raise DeviceError(f"device: unknown device type {name!r} in {spec!r}; "
+                          f"known: {sorted(_FACTORIES)}")
     if name == "cpu":
         if idx not in ("", "0"):
-            raise ValueError(f"device: the CPU has no index, got {spec!r}")
+            raise DeviceError(f"device: the CPU has no index, got {spec!r}")
         return Device("cpu")
     if idx and not (idx.isascii() and idx.isdigit()):
-        raise ValueError(f"device: bad device index in {spec!r}")
+        raise DeviceError(f"device: bad device index in {spec!r}")
     return Device(name, int(idx) if idx else 0)
 
 

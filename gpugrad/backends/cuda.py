@@ -21,6 +21,7 @@ import numpy as np
 from . import Device, get_backend
 from .cpu import bce_grads, bce_loss
 from ..cuda import CUDAUnavailableError, unavailable_reason
+from ..errors import DtypeError
 
 try:
     import cupy
@@ -172,8 +173,8 @@ class CUDABackend:
     def _build(self, file, dtype):
         ctype = _CTYPE.get(dtype)
         if ctype is None:
-            raise TypeError(f"{file[:-3]}: the CUDA kernels take float16, float32 or "
-                            f"float64, got {dtype}")
+            raise DtypeError(f"{file[:-3]}: the CUDA kernels take float16, float32 or "
+                             f"float64, got {dtype}")
         names = [f"{k}<{ctype}>" for k in _KERNELS[file]]
         module = cupy.RawModule(code=kernel_source(file), options=_OPTIONS,
                                 name_expressions=names)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numbers
 
 from ..autograd import _wrap
+from ..errors import DeviceError, DtypeError, ShapeError
 from ..tensor import Tensor
 
 _SCALARS = (int, float, bool)
@@ -39,8 +40,8 @@ def as_tensor(x, like: Tensor, op: str) -> Tensor:
         return _wrap(backend.asarray(x), backend)
     if hasattr(x, "__array__") or hasattr(x, "__cuda_array_interface__"):
         kind = type(x).__module__.split(".")[0]
-        raise RuntimeError(f"{op}: operand is a {kind} array but the tensor is on {like.device}; "
-                           "move it explicitly (gg.tensor(..., device=...)): no silent copies")
+        raise DeviceError(f"{op}: operand is a {kind} array but the tensor is on {like.device}; "
+                          "move it explicitly (gg.tensor(..., device=...)): no silent copies")
     if isinstance(x, (list, tuple)) and _holds_tensor(x):
         raise TypeError(f"{op}: operand is a {type(x).__name__} of Tensors, which would be a "
                         "constant without their gradients; combine them with gg.stack first")
@@ -94,7 +95,7 @@ def operands(op: str, a, b):
         if da != db:
             fa, fb = da.kind == "f", db.kind == "f"
             if fa and fb:
-                raise TypeError(
+                raise DtypeError(
                     f"{op}: dtype mismatch: {da} and {db} (shapes {tuple(a.shape)} and "
                     f"{tuple(b.shape)}); gpugrad never promotes floats silently: cast one "
                     "with .to(dtype)")
@@ -110,7 +111,7 @@ def _operand(op, x, like):
     if t is float or t is int or t is bool:
         return x
     if t is complex:
-        raise TypeError(f"{op}: complex operands are not supported (got {x!r})")
+        raise DtypeError(f"{op}: complex operands are not supported (got {x!r})")
     if isinstance(x, numbers.Number) and not hasattr(x, "shape"):
         return x
     if numpy_scalar(x):
@@ -118,6 +119,22 @@ def _operand(op, x, like):
         # library's 0-d array is none: as_tensor refuses it.
         return x.item()
     return as_tensor(x, like, op)
+
+
+def broadcast_error(op, *xs):
+    """Raise a ShapeError naming op and the shapes if xs (Tensors, arrays, numbers) do not
+    broadcast together; return otherwise. For the failure path of an op whose array code
+    raised NumPy's ValueError: checking first would cost every call that succeeds."""
+    shapes = [tuple(shape_of(x)) for x in xs if x is not None]
+    n = len(shapes[0]) if shapes else 0
+    for s in shapes:
+        n = len(s) if len(s) > n else n
+    for d in range(1, n + 1):
+        sizes = {s[-d] for s in shapes if len(s) >= d} - {1}
+        if len(sizes) > 1:
+            a, b = sorted(sizes)[:2]
+            raise ShapeError(f"{op}: shapes {' and '.join(map(str, shapes))} do not broadcast: "
+                             f"sizes {a} and {b} at dimension {-d}") from None
 
 
 def broadcasts_to(small, big):

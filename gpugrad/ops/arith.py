@@ -4,9 +4,11 @@ from __future__ import annotations
 import math
 
 from ..autograd import Function, _wrap
+from ..errors import DeviceError, DtypeError, ShapeError
 from ..tensor import Tensor
 from . import _common as rule
-from ._common import _operand, arr, as_tensor, operands, shape_of, unbroadcast
+from ._common import (_operand, arr, as_tensor, broadcast_error, operands, shape_of,
+                      unbroadcast)
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "maximum", "minimum", "clamp",
            "clip", "where"]
@@ -297,32 +299,70 @@ class Where(Function):
 # ---- public functions ----------------------------------------------------------
 def add(a, b):
     """a + b, broadcasting."""
-    return Add.apply(*operands("add", a, b))
+    a, b = operands("add", a, b)
+    try:
+        return Add.apply(a, b)
+    except ValueError:
+        broadcast_error("add", a, b)
+        raise
 
 
 def sub(a, b):
     """a - b, broadcasting."""
-    return Sub.apply(*operands("sub", a, b))
+    a, b = operands("sub", a, b)
+    try:
+        return Sub.apply(a, b)
+    except ValueError:
+        broadcast_error("sub", a, b)
+        raise
 
 
 def mul(a, b):
     """a * b, broadcasting."""
-    return Mul.apply(*operands("mul", a, b))
+    a, b = operands("mul", a, b)
+    try:
+        return Mul.apply(a, b)
+    except ValueError:
+        broadcast_error("mul", a, b)
+        raise
 
 
 def div(a, b):
     """a / b, broadcasting (true division)."""
-    return Div.apply(*operands("div", a, b))
+    a, b = operands("div", a, b)
+    try:
+        return Div.apply(a, b)
+    except ValueError:
+        broadcast_error("div", a, b)
+        raise
 
 
 def neg(a):
     """-a."""
-    return Neg.apply(a)
+    try:
+        return Neg.apply(a)
+    except TypeError:
+        if isinstance(a, Tensor) and a.dtype.kind == "b":  # NumPy's message names no op
+            raise DtypeError(f"neg: the - operator on a bool tensor (shape {tuple(a.shape)}) "
+                             "is not supported; invert a mask with gg.where(mask, False, True) or "
+                             "mask == False") from None
+        raise
 
 
 def pow(a, b):
     """a ** b, broadcasting; PyTorch's gradients where the base is 0."""
-    return Pow.apply(*operands("pow", a, b))
+    a, b = operands("pow", a, b)
+    try:
+        return Pow.apply(a, b)
+    except ValueError as e:
+        broadcast_error("pow", a, b)
+        # NumPy's "Integers to negative integer powers are not allowed", without the op
+        raise ValueError(f"pow: {e} (a base of {_kind(a)} and an exponent of "
+                         f"{_kind(b)})") from None
+
+
+def _kind(x):
+    return f"{x.dtype} of shape {tuple(x.shape)}" if isinstance(x, Tensor) else repr(x)
 
 
 def matmul(a, b):
@@ -337,24 +377,41 @@ def matmul(a, b):
     elif not isinstance(a, Tensor) and hasattr(a, "ndim"):
         a = as_tensor(a, b, "matmul")
     if not isinstance(a, Tensor) or not isinstance(b, Tensor) or a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both operands must be tensors of at least 1 dimension, got "
+        raise ShapeError(f"matmul: both operands must be tensors of at least 1 dimension, got "
                          f"shapes {shape_of(a)} and {shape_of(b)}")
     ka = a.shape[-1]
     kb = b.shape[-2] if b.ndim > 1 else b.shape[0]
     if ka != kb:
-        raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} do not align "
+        raise ShapeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} do not align "
                          f"({ka} != {kb})")
-    return MatMul.apply(a, b)
+    try:
+        return MatMul.apply(a, b)
+    except ValueError:  # the batch axes, the one thing not checked above
+        sa, sb = a.shape[:-2], b.shape[:-2]
+        if any(m != n and m != 1 and n != 1 for m, n in zip(reversed(sa), reversed(sb))):
+            raise ShapeError(f"matmul: the batch shapes {sa} and {sb} of shapes "
+                             f"{tuple(a.shape)} and {tuple(b.shape)} do not broadcast") from None
+        raise
 
 
 def maximum(a, b):
     """Elementwise larger of a and b; ties split the gradient evenly."""
-    return Maximum.apply(*operands("maximum", a, b))
+    a, b = operands("maximum", a, b)
+    try:
+        return Maximum.apply(a, b)
+    except ValueError:
+        broadcast_error("maximum", a, b)
+        raise
 
 
 def minimum(a, b):
     """Elementwise smaller of a and b; ties split the gradient evenly."""
-    return Minimum.apply(*operands("minimum", a, b))
+    a, b = operands("minimum", a, b)
+    try:
+        return Minimum.apply(a, b)
+    except ValueError:
+        broadcast_error("minimum", a, b)
+        raise
 
 
 def where(cond, a, b):
@@ -380,13 +437,17 @@ def where(cond, a, b):
             b = as_tensor(b, like, "where")
     cond = as_tensor(cond, like, "where")
     if cond.dtype.kind != "b":  # as PyTorch: 0.5 or NaN as True would be a guess
-        raise TypeError(f"where: the condition must be a bool tensor, got {cond.dtype} of "
-                        f"shape {tuple(cond.shape)}; compare first (x > 0)")
+        raise DtypeError(f"where: the condition must be a bool tensor, got {cond.dtype} of "
+                         f"shape {tuple(cond.shape)}; compare first (x > 0)")
     a, b = operands("where", a, b)
     for v, t, name in ((a, b, "a"), (b, a, "b")):
         if type(v) is int and isinstance(t, Tensor):
             _fits("where", v, t, t.dtype, name)
-    return Where.apply(cond, a, b)
+    try:
+        return Where.apply(cond, a, b)
+    except ValueError:
+        broadcast_error("where", cond, a, b)
+        raise
 
 
 _PYTHON_NUMBERS = {bool, int, float}
@@ -425,8 +486,8 @@ def clamp(x, min=None, max=None):
     floats = {t.dtype for t in (x, lo, hi) if isinstance(t, Tensor) and t.dtype.kind == "f"}
     if len(floats) > 1:
         kinds = ", ".join(str(t.dtype) if isinstance(t, Tensor) else repr(t) for t in (x, lo, hi))
-        raise TypeError(f"clamp: dtype mismatch: x, min and max are {kinds}; gpugrad never "
-                        "promotes floats silently: cast with .to(dtype)")
+        raise DtypeError(f"clamp: dtype mismatch: x, min and max are {kinds}; gpugrad never "
+                         "promotes floats silently: cast with .to(dtype)")
     # int tensors take the float tensor's dtype; clamped to a float number, float32
     # (PyTorch); int tensors alone, their common type (an int64 bound is not cut to int32)
     dt = floats.pop() if floats else "float32" if isinstance(lo, float) or \
@@ -437,7 +498,11 @@ def clamp(x, min=None, max=None):
             _fits("clamp", v, x, dt, name)
     x, lo, hi = (t.to(dtype=dt) if isinstance(t, Tensor) and t.dtype != dt else t
                  for t in (x, lo, hi))
-    return Clamp.apply(x, lo, hi)
+    try:
+        return Clamp.apply(x, lo, hi)
+    except ValueError:
+        broadcast_error("clamp", x, lo, hi)
+        raise
 
 
 clip = clamp
@@ -452,9 +517,13 @@ def _compare(name, a, b):
     a, b = operands(name, a, b)
     t = a if isinstance(a, Tensor) else b
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a._backend is not b._backend:
-        raise RuntimeError(f"{name}: expected both tensors on one device, got {a.device} "
-                           f"and {b.device}")
-    out = getattr(t._backend.xp, _CMP[name])(arr(a), arr(b))
+        raise DeviceError(f"{name}: expected both tensors on one device, got {a.device} "
+                          f"and {b.device}")
+    try:
+        out = getattr(t._backend.xp, _CMP[name])(arr(a), arr(b))
+    except ValueError:
+        broadcast_error(name, a, b)
+        raise
     if type(out) is not t._backend.array_type:
         out = t._backend.asarray(out)
     return _wrap(out, t._backend)

@@ -8,6 +8,7 @@ optimizer's in-place update wants it) and gb = g summed over the leading axes.
 from __future__ import annotations
 
 from ..autograd import Function
+from ..errors import DtypeError, ShapeError
 from ..tensor import Tensor
 from . import _common as rule
 from ._common import shape_of
@@ -64,18 +65,18 @@ def linear(input, weight, bias=None):
                         f"{type(weight).__name__} and {type(bias).__name__}")
     X, W = input._data, weight._data
     if X.ndim == 0 or W.ndim != 2 or X.shape[-1] != W.shape[1]:
-        raise ValueError(f"linear: input of shape {shape_of(input)} does not fit weight of "
+        raise ShapeError(f"linear: input of shape {shape_of(input)} does not fit weight of "
                          f"shape {shape_of(weight)} (expected input (*, in_features) and "
                          "weight (out_features, in_features))")
     dt = X.dtype
     if (W.dtype is not dt and W.dtype != dt) or dt.kind != "f" or \
             (bias is not None and bias._data.dtype is not dt and bias._data.dtype != dt):
-        raise TypeError(f"linear: expected floating point input, weight and bias of one "
-                        f"dtype, got {X.dtype}, {W.dtype}"
-                        f"{'' if bias is None else ' and ' + str(bias.dtype)}")
+        raise DtypeError(f"linear: expected floating point input, weight and bias of one "
+                         f"dtype, got {X.dtype}, {W.dtype}"
+                         f"{'' if bias is None else ' and ' + str(bias.dtype)}")
     if bias is None:
         return Linear.apply(input, weight)
     if bias._data.shape != (W.shape[0],):
-        raise ValueError(f"linear: bias of shape {shape_of(bias)} does not fit weight of "
+        raise ShapeError(f"linear: bias of shape {shape_of(bias)} does not fit weight of "
                          f"shape {shape_of(weight)} (expected ({W.shape[0]},))")
     return Linear.apply(input, weight, bias)

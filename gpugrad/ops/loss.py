@@ -5,6 +5,7 @@ import math
 import numbers
 
 from ..autograd import Function, _wrap
+from ..errors import DtypeError, ShapeError
 from ..tensor import Tensor
 from . import _common as rule
 from ._common import as_tensor, broadcasts_to, fsum
@@ -79,8 +80,8 @@ def _along(cls, op, x, axis, dim):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
     if x.dtype.kind in "biu":  # as PyTorch: NumPy's exp would fail on its integer output
-        raise TypeError(f"{op}: expected a floating point tensor, got {x.dtype} (shape "
-                        f"{tuple(x.shape)}); cast with .to(dtype)")
+        raise DtypeError(f"{op}: expected a floating point tensor, got {x.dtype} (shape "
+                         f"{tuple(x.shape)}); cast with .to(dtype)")
     axis = _softmax_axis(op, axis, dim)
     if x.ndim == 0:
         # PyTorch: one element along its only axis (0 or -1), so 1 (softmax) or 0
@@ -293,28 +294,28 @@ def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduct
     if not isinstance(logits, Tensor):
         raise TypeError(f"{op}: logits must be a Tensor, got {type(logits).__name__}")
     if logits.ndim < 1:
-        raise ValueError(f"{op}: logits must be (C,), (N, C) or (N, C, d1, ...), got a 0-d "
+        raise ShapeError(f"{op}: logits must be (C,), (N, C) or (N, C, d1, ...), got a 0-d "
                          "tensor")
     if logits.dtype.kind != "f":
-        raise TypeError(f"{op}: logits must be floating point, got {logits.dtype}")
+        raise DtypeError(f"{op}: logits must be floating point, got {logits.dtype}")
     target = as_tensor(target, logits, op)
     probs = target.dtype.kind == "f"
     if not probs and target.dtype.kind not in "iu":
-        raise TypeError(f"{op}: target must be integer class indices or float class "
-                        f"probabilities, got {target.dtype}")
+        raise DtypeError(f"{op}: target must be integer class indices or float class "
+                         f"probabilities, got {target.dtype}")
     C = logits.shape[1] if logits.ndim > 1 else logits.shape[0]
     if probs:
         if target.shape != logits.shape:
-            raise ValueError(f"{op}: class-probability target of shape {tuple(target.shape)} "
+            raise ShapeError(f"{op}: class-probability target of shape {tuple(target.shape)} "
                              f"does not match logits of shape {tuple(logits.shape)} (a float "
                              "target has the logits' shape; class indices are integers)")
         if target.dtype != logits.dtype:
-            raise TypeError(f"{op}: class-probability target dtype {target.dtype} differs from "
-                            f"logits dtype {logits.dtype}; cast explicitly with .to(dtype)")
+            raise DtypeError(f"{op}: class-probability target dtype {target.dtype} differs from "
+                             f"logits dtype {logits.dtype}; cast explicitly with .to(dtype)")
     else:
         want = logits.shape[:1] + logits.shape[2:] if logits.ndim > 1 else ()
         if target.shape != want:
-            raise ValueError(f"{op}: labels of shape {tuple(target.shape)} do not match logits "
+            raise ShapeError(f"{op}: labels of shape {tuple(target.shape)} do not match logits "
                              f"of shape {tuple(logits.shape)} (expected labels of shape {want})")
     if logits.ndim == 1:  # unbatched, as in PyTorch: one row
         loss = softmax_cross_entropy(logits.reshape(1, C), target.reshape((1,) + target.shape),
@@ -323,11 +324,11 @@ def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduct
     if weight is not None:
         weight = as_tensor(weight, logits, op)
         if weight.shape != (C,):
-            raise ValueError(f"{op}: weight must have shape ({C},) for {C} classes, got "
+            raise ShapeError(f"{op}: weight must have shape ({C},) for {C} classes, got "
                              f"{tuple(weight.shape)}")
         if weight.dtype != logits.dtype:
-            raise TypeError(f"{op}: weight dtype {weight.dtype} differs from logits dtype "
-                            f"{logits.dtype}; cast explicitly")
+            raise DtypeError(f"{op}: weight dtype {weight.dtype} differs from logits dtype "
+                             f"{logits.dtype}; cast explicitly")
         if weight.requires_grad:
             raise ValueError(f"{op}: the gradient with respect to weight is not supported; "
                              "pass weight.detach()")
@@ -356,7 +357,7 @@ def one_hot(labels, num_classes=-1):
     if not isinstance(labels, Tensor):
         raise TypeError(f"{op}: labels must be a Tensor, got {type(labels).__name__}")
     if labels.dtype.kind not in "iu":
-        raise TypeError(f"{op}: labels must be integers (class indices), got {labels.dtype}")
+        raise DtypeError(f"{op}: labels must be integers (class indices), got {labels.dtype}")
     if not isinstance(num_classes, numbers.Integral) or isinstance(num_classes, bool):
         raise TypeError(f"{op}: num_classes must be an int, got {num_classes!r}")
     if num_classes < -1:
@@ -395,7 +396,7 @@ def _reduce(op, loss, reduction):
 
 def _same_shape(op, a, b, what="target"):
     if a.shape != b.shape:
-        raise ValueError(f"{op}: input of shape {tuple(a.shape)} and {what} of shape "
+        raise ShapeError(f"{op}: input of shape {tuple(a.shape)} and {what} of shape "
                          f"{tuple(b.shape)} differ; reshape explicitly")
 
 
@@ -403,8 +404,8 @@ def _like(op, x, input, what):
     """A loss's target or weight as a Tensor of input's device, in input's float dtype."""
     x = as_tensor(x, input, op)
     if x.dtype != input.dtype and x.dtype.kind == "f" == input.dtype.kind:
-        raise TypeError(f"{op}: {what} dtype {x.dtype} differs from input dtype {input.dtype}; "
-                        "cast explicitly with .to(dtype)")
+        raise DtypeError(f"{op}: {what} dtype {x.dtype} differs from input dtype {input.dtype}; "
+                         "cast explicitly with .to(dtype)")
     return x
 
 
@@ -414,7 +415,7 @@ def _fits(op, w, input, what):
     w = _like(op, w, input, what)
     shape = tuple(input.shape)
     if not broadcasts_to(w.shape, shape):
-        raise ValueError(f"{op}: {what} of shape {tuple(w.shape)} does not broadcast to the "
+        raise ShapeError(f"{op}: {what} of shape {tuple(w.shape)} does not broadcast to the "
                          f"input's shape {shape}")
     return w
 
@@ -501,17 +502,17 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
     if input.dtype.kind != "f":
-        raise TypeError(f"{op}: input must be floating point (probabilities), got {input.dtype}")
+        raise DtypeError(f"{op}: input must be floating point (probabilities), got {input.dtype}")
     target = _like(op, target, input, "target")
     if target.dtype != input.dtype:
-        raise TypeError(f"{op}: target dtype {target.dtype} differs from input dtype "
-                        f"{input.dtype}; cast explicitly with .to(dtype)")
+        raise DtypeError(f"{op}: target dtype {target.dtype} differs from input dtype "
+                         f"{input.dtype}; cast explicitly with .to(dtype)")
     _same_shape(op, input, target)
     if weight is not None:
         weight = _fits(op, weight, input, "weight")
         if weight.dtype != input.dtype:
-            raise TypeError(f"{op}: weight dtype {weight.dtype} differs from input dtype "
-                            f"{input.dtype}; cast explicitly with .to(dtype)")
+            raise DtypeError(f"{op}: weight dtype {weight.dtype} differs from input dtype "
+                             f"{input.dtype}; cast explicitly with .to(dtype)")
         if weight.requires_grad:
             raise ValueError(f"{op}: the gradient with respect to weight is not supported; "
                              "pass weight.detach()")

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..creation import _on
+from ..errors import DtypeError
 from ..random import _source
 from ..tensor import Tensor
 
@@ -48,7 +49,7 @@ def dropout(x, p=0.5, training=True, generator=None):
     if not training or p == 0.0 or x._data.size == 0:
         return x  # as PyTorch: the input itself, and no draw from the generator
     if x._data.dtype.kind != "f":
-        raise TypeError(f"dropout: expected a floating point tensor, got {x.dtype} "
-                        f"(shape {tuple(x.shape)})")
+        raise DtypeError(f"dropout: expected a floating point tensor, got {x.dtype} "
+                         f"(shape {tuple(x.shape)})")
     _, rng = _source("dropout", generator, x.device)
     return Dropout.apply(x, p, rng)

@@ -3,17 +3,21 @@
 Each also takes PyTorch's spelling, `dim=` and `keepdim=`; giving both spellings of
 one argument raises. Each spelling keeps its library's meaning of an empty tuple:
 `dim=()` reduces every axis (torch.sum(x, dim=())), `axis=()` none (np.sum).
-`max`/`min` return values only (NumPy's meaning, not PyTorch's `(values, indices)`
-pair): `argmax`/`argmin` give the indices.
+`max`/`min` give each library's meaning by spelling too: their positional argument is
+PyTorch's dim. One int dim gives PyTorch's `(values, indices)` pair, so that
+`values, indices = t.max(1)` works as in torch; a tuple of dims gives the values, as
+torch.amax; `axis=` gives NumPy's values only. `argmax`/`argmin` give the indices alone.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import operator
 import warnings
 
 from ..autograd import Function, _wrap
+from ..errors import AxisError, DtypeError, ShapeError
 from ..tensor import Tensor
 from . import _common as rule
 from ._common import expand, fmean, fsum
@@ -45,12 +49,12 @@ def _axes(op, axis, ndim, what=None):
     n = ndim or 1
     for a in axes:
         if not -n <= a < n:
-            raise ValueError(f"{op}: axis {a} is out of range for "
-                             f"{what or f'a tensor of {ndim} dimensions'} "
-                             f"(expected {-n} to {n - 1})")
+            raise AxisError(f"{op}: axis {a} is out of range for "
+                            f"{what or f'a tensor of {ndim} dimensions'} "
+                            f"(expected {-n} to {n - 1})")
     out = tuple(a % ndim for a in axes) if ndim else ()
     if len(set(out)) != len(out):
-        raise ValueError(f"{op}: repeated axis in {axis}")
+        raise ShapeError(f"{op}: repeated axis in {axis}")
     return out
 
 
@@ -78,7 +82,7 @@ def _axis(op, axis, ndim, what=None):
     except TypeError:
         raise TypeError(f"{op}: axis must be an int, got {axis!r}") from None
     if not ndim:
-        raise ValueError(f"{op}: expected a tensor of at least 1 dimension, got a 0-d one")
+        raise AxisError(f"{op}: expected a tensor of at least 1 dimension, got a 0-d one")
     return _axes(op, axis, ndim, what)[0]
 
 
@@ -124,8 +128,8 @@ def _floating(op, x):
     """TypeError naming op unless x is a float Tensor (var, std and norm take no ints, as torch)."""
     _tensor(op, x)
     if x._data.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating point tensor, got {x._data.dtype} "
-                        f"(shape {tuple(x.shape)})")
+        raise DtypeError(f"{op}: expected a floating point tensor, got {x._data.dtype} "
+                         f"(shape {tuple(x.shape)})")
 
 
 def _quiet(xp):
@@ -411,7 +415,7 @@ def _norm_order(p, n_axes):
     if isinstance(p, str):
         if p == "fro":
             if n_axes > 2:
-                raise ValueError(f"norm: p='fro' is the norm of a matrix: at most 2 axes, got "
+                raise ShapeError(f"norm: p='fro' is the norm of a matrix: at most 2 axes, got "
                                  f"{n_axes}; use p=2 for a vector norm over more")
             return 2
         raise ValueError(f"norm: p={p!r} is not supported (the vector p-norms and 'fro' are)")
@@ -462,11 +466,13 @@ def _reduction(cls, name, x, axis, keepdims, dim=None, keepdim=None):
     keepdims = _keepdim(name, keepdims, keepdim)
     if name == "mean" and x._data.dtype.kind != "f":
         # PyTorch refuses too; NumPy's answer would be float64, a silent promotion
-        raise TypeError(f"mean: expected a floating point tensor, got {x._data.dtype} "
-                        f"(shape {tuple(x.shape)}); cast first, e.g. x.float().mean()")
+        raise DtypeError(f"mean: expected a floating point tensor, got {x._data.dtype} "
+                         f"(shape {tuple(x.shape)}); cast first, e.g. x.float().mean()")
     if name in ("max", "min") and any(x._data.shape[a] == 0 for a in axes):
-        raise ValueError(f"{name}: reduction over an empty axis (shape {tuple(x.shape)}, "
-                         f"axis {axis if dim is None else dim}) has no identity")
+        # torch: IndexError naming the dim; with no dim, RuntimeError
+        raise (ShapeError if axis is None and dim is None else AxisError)(
+            f"{name}: reduction over an empty axis (shape {tuple(x.shape)}, "
+            f"axis {axis if dim is None else dim}) has no identity")
     return cls.apply(x, axes, keepdims)
 
 
@@ -480,14 +486,56 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     return _reduction(Mean, "mean", x, axis, keepdims, dim, keepdim)
 
 
-def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Largest value over axis (values only: argmax gives indices); ties share the gradient."""
-    return _reduction(Max, "max", x, axis, keepdims, dim, keepdim)
+def max(x, dim=None, keepdim=None, *, axis=None, keepdims=False):
+    """The largest value: with one int dim (positional or dim=), torch's (values, indices)
+    along it, the gradient to the index picked; with axis= (None, an int or a tuple) or a
+    tuple of dims, NumPy's values only, ties sharing the gradient (torch's amax)."""
+    return _extremum(Max, "max", x, dim, keepdim, axis, keepdims)
 
 
-def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Smallest value over axis (values only: argmin gives indices); ties share the gradient."""
-    return _reduction(Min, "min", x, axis, keepdims, dim, keepdim)
+def min(x, dim=None, keepdim=None, *, axis=None, keepdims=False):
+    """The smallest value: (values, indices) along one int dim, as torch.min; values only
+    over axis= or a tuple of dims, as NumPy's min (see max)."""
+    return _extremum(Min, "min", x, dim, keepdim, axis, keepdims)
+
+
+# What max and min along one dim return, as torch's: a pair that unpacks, with the
+# two also as attributes.
+ValuesIndices = collections.namedtuple("ValuesIndices", ("values", "indices"))
+
+
+def _extremum(cls, name, x, dim, keepdim, axis, keepdims):
+    if dim is None or isinstance(dim, (tuple, list)):  # values only (torch's amax)
+        return _reduction(cls, name, x, axis, keepdims, dim, keepdim)
+    _tensor(name, x)
+    if axis is not None:
+        raise TypeError(f"{name}: got both dim={dim!r} and axis={axis!r}; they are one "
+                        "argument (PyTorch's and NumPy's names): pass one of them")
+    if isinstance(dim, Tensor):
+        raise TypeError(f"{name}: got a Tensor of shape {tuple(dim.shape)} where dim goes; "
+                        f"the elementwise {name} of two tensors is gg.{name}imum(a, b)")
+    keep = _keepdim(name, keepdims, keepdim)
+    X, backend = x._data, x._backend
+    if X.ndim == 0:  # torch: the element itself, at index 0
+        _axes(name, dim, 0)
+        return ValuesIndices(cls.apply(x, (), keep),
+                             _wrap(backend.asarray(0).astype("int64"), backend))
+    a = _axis(name, dim, X.ndim)
+    if X.shape[a] == 0:
+        raise AxisError(f"{name}: reduction over an empty axis (shape {tuple(x.shape)}, "
+                        f"dim {dim}) has no identity")
+    idx = (X.argmax if cls is Max else X.argmin)(axis=a, keepdims=True)
+    # The values picked by the indices: the gradient goes to that one element (torch's
+    # max(dim) rule), where amax's shares it among ties.
+    xp = backend.xp
+    index = tuple(idx if i == a else xp.arange(n).reshape((n,) + (1,) * (X.ndim - 1 - i))
+                  for i, n in enumerate(X.shape))
+    values = x[index]
+    idx = idx.astype("int64", copy=False)
+    if not keep:
+        values = values.squeeze(a)
+        idx = idx.squeeze(a)
+    return ValuesIndices(values, _wrap(idx, backend))
 
 
 def _arg(op, x, axis, keepdims, dim, keepdim):
@@ -499,7 +547,7 @@ def _arg(op, x, axis, keepdims, dim, keepdim):
     find = X.argmax if op == "argmax" else X.argmin
     if axis is None:  # the index into the flattened tensor
         if X.size == 0:
-            raise ValueError(f"{op}: an empty tensor (shape {tuple(x.shape)}) has no {op[3:]}")
+            raise AxisError(f"{op}: an empty tensor (shape {tuple(x.shape)}) has no {op[3:]}")
         out = backend.asarray(find())
         if keepdims:
             out = out.reshape((1,) * X.ndim)
@@ -509,7 +557,7 @@ def _arg(op, x, axis, keepdims, dim, keepdim):
     else:
         a = _axis(op, axis, X.ndim)
         if X.shape[a] == 0:
-            raise ValueError(f"{op}: axis {axis} of shape {tuple(x.shape)} is empty: no {op[3:]}")
+            raise AxisError(f"{op}: axis {axis} of shape {tuple(x.shape)} is empty: no {op[3:]}")
         out = find(axis=a, keepdims=keepdims)
     return _wrap(out.astype("int64", copy=False), backend)
 
@@ -542,7 +590,7 @@ def norm(x, p=2, axis=None, keepdims=False, *, dim=None, keepdim=None):
     keepdims = _keepdim("norm", keepdims, keepdim)
     p = _norm_order(p, len(axes) if axis is not None else 0)
     if (p < 0 or p == math.inf) and any(x._data.shape[a] == 0 for a in axes):
-        raise ValueError(f"norm: the {p:g} norm over an empty axis (shape {tuple(x.shape)}) "
+        raise ShapeError(f"norm: the {p:g} norm over an empty axis (shape {tuple(x.shape)}) "
                          "has no identity")
     return Norm.apply(x, p, axes, keepdims)
 

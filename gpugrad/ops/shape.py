@@ -6,6 +6,7 @@ import numbers
 import operator
 
 from ..autograd import Function, _wrap
+from ..errors import DeviceError, DtypeError, ShapeError
 from ..tensor import Tensor
 from ._common import _operand, broadcasts_to, expand, sum_to_array, unbroadcast
 from .reduce import _axes, _axis, _dim
@@ -77,7 +78,7 @@ def _index(op, x, index):
     for i in items:
         if isinstance(i, Tensor):
             if i._backend is not x._backend:
-                raise RuntimeError(f"{op}: index is on {i.device} but the tensor is on {x.device}")
+                raise DeviceError(f"{op}: index is on {i.device} but the tensor is on {x.device}")
             i = i._data
         elif isinstance(i, (list, tuple)):  # a tuple inside the index is a list (NumPy's, torch's)
             i = x._backend.asarray(_list_index(op, x, list(i)))
@@ -104,8 +105,8 @@ def _list_index(op, x, items):
     for v in items:
         if isinstance(v, Tensor):
             if v._backend is not x._backend:
-                raise RuntimeError(f"{op}: index is on {v.device} but the tensor is on "
-                                   f"{x.device}")
+                raise DeviceError(f"{op}: index is on {v.device} but the tensor is on "
+                                  f"{x.device}")
             v = v._data
         elif isinstance(v, (list, tuple)):
             v = _list_index(op, x, list(v))
@@ -267,8 +268,12 @@ def _dims(op, shape, infer=False):
             tuple(operator.index(d) for d in shape)
     except TypeError:
         raise TypeError(f"{op}: shape must be an int or a tuple of ints, got {shape!r}") from None
+    if any(isinstance(d, bool) or type(d).__name__ == "bool_" for d in
+           ((shape,) if not isinstance(shape, (tuple, list)) else shape)):
+        # operator.index(True) is 1: a flag where a size goes would reshape silently
+        raise TypeError(f"{op}: shape must be an int or a tuple of ints, got {shape!r}")
     if any(d < (-1 if infer else 0) for d in dims) or infer and dims.count(-1) > 1:
-        raise ValueError(f"{op}: invalid shape {dims}")
+        raise ShapeError(f"{op}: invalid shape {dims}")
     return dims
 
 
@@ -278,7 +283,7 @@ def reshape(x, shape):
     known = math.prod(d for d in dims if d != -1)
     size = x._data.size
     if (size != known) if -1 not in dims else (known == 0 or size % known):
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} "
+        raise ShapeError(f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} "
                          f"({size} elements) into {dims}")
     return Reshape.apply(x, dims)
 
@@ -290,10 +295,12 @@ def transpose(x, dim0=None, dim1=None):
         return Permute.apply(x, tuple(range(n - 1, -1, -1)))
     if dim0 is None or dim1 is None:
         raise TypeError("transpose: give both dim0 and dim1, or neither to reverse all axes")
+    if n == 0:  # PyTorch: 0 and -1 name a 0-d tensor's only (virtual) axis
+        _axes("transpose", dim0, 0), _axes("transpose", dim1, 0)
+        return Permute.apply(x, ())
     axes = list(range(n))
-    for d in (dim0, dim1):
-        if not -n <= d < n:
-            raise ValueError(f"transpose: axis {d} is out of range for {n} dimensions")
+    # _axis refuses a bool (True would swap axis 1) and a float, names the op and the range
+    dim0, dim1 = _axis("transpose", dim0, n), _axis("transpose", dim1, n)
     axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
     return Permute.apply(x, tuple(axes))
 
@@ -305,7 +312,7 @@ def permute(x, *dims):
     n = x.ndim
     axes = _axes("permute", dims, n) if len(dims) == n else None
     if axes is None or sorted(axes) != list(range(n)):
-        raise ValueError(f"permute: {dims} is not a permutation of the {n} axes of shape "
+        raise ShapeError(f"permute: {dims} is not a permutation of the {n} axes of shape "
                          f"{tuple(x.shape)}")
     return Permute.apply(x, axes)
 
@@ -344,7 +351,7 @@ def flatten(x, start_dim=0, end_dim=-1):
     start = _axis("flatten", start_dim, len(shape))
     end = _axis("flatten", end_dim, len(shape))
     if start > end:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
                          f"for shape {tuple(shape)}")
     return reshape(x, shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
 
@@ -353,7 +360,7 @@ def broadcast_to(x, shape):
     """x broadcast to shape (a view); its gradient sums back over the broadcast axes."""
     shape = _dims("broadcast_to", shape)
     if not broadcasts_to(x.shape, shape):
-        raise ValueError(f"broadcast_to: a tensor of shape {tuple(x.shape)} does not "
+        raise ShapeError(f"broadcast_to: a tensor of shape {tuple(x.shape)} does not "
                          f"broadcast to {shape}")
     return BroadcastTo.apply(x, shape)
 
@@ -365,7 +372,7 @@ def sum_to(x, shape):
         return x
     full = x._data.shape
     if not broadcasts_to(shape, full):
-        raise ValueError(f"sum_to: shape {shape} does not broadcast to the tensor's shape "
+        raise ShapeError(f"sum_to: shape {shape} does not broadcast to the tensor's shape "
                          f"{tuple(full)}")
     return SumTo.apply(x, shape)
 
@@ -405,10 +412,13 @@ def getitem(x, index):
     """x[index], with PyTorch's axis order where ints and arrays mix."""
     index, basic = _index("getitem", x, index)
     split = _torch_order(index)
-    if split is not None:
-        pre, post = split
-        return GetItem.apply(GetItem.apply(x, pre, True), post, False)
-    return GetItem.apply(x, index, basic)
+    try:
+        if split is not None:
+            pre, post = split
+            return GetItem.apply(GetItem.apply(x, pre, True), post, False)
+        return GetItem.apply(x, index, basic)
+    except IndexError as e:  # NumPy's, without the op or the shape
+        raise IndexError(f"getitem: {e} (a tensor of shape {tuple(x.shape)})") from None
 
 
 def index_put(x, index, value):
@@ -418,17 +428,25 @@ def index_put(x, index, value):
         value = _operand("setitem", value, x)
     if isinstance(value, Tensor):
         if value._backend is not x._backend:
-            raise RuntimeError(f"setitem: value is on {value.device} but the tensor is on "
-                               f"{x.device}")
+            raise DeviceError(f"setitem: value is on {value.device} but the tensor is on "
+                              f"{x.device}")
         if value.dtype != x.dtype and value.dtype.kind == "f" == x.dtype.kind:
-            raise TypeError(f"setitem: cannot write {value.dtype} values into a {x.dtype} "
-                            "tensor; cast explicitly with .to(dtype)")
+            raise DtypeError(f"setitem: cannot write {value.dtype} values into a {x.dtype} "
+                             "tensor; cast explicitly with .to(dtype)")
     split = _torch_order(index)
-    if split is not None:  # x[pre][post] = value, written back through x[pre]
-        pre, post = split
-        inner = IndexPut.apply(GetItem.apply(x, pre, True), post, value, False)
-        return IndexPut.apply(x, pre, inner, True)
-    return IndexPut.apply(x, index, value, basic)
+    try:
+        if split is not None:  # x[pre][post] = value, written back through x[pre]
+            pre, post = split
+            inner = IndexPut.apply(GetItem.apply(x, pre, True), post, value, False)
+            return IndexPut.apply(x, pre, inner, True)
+        return IndexPut.apply(x, index, value, basic)
+    except IndexError as e:  # NumPy's, without the op or the shape
+        raise IndexError(f"setitem: {e} (a tensor of shape {tuple(x.shape)})") from None
+    except ValueError as e:  # mostly a value that does not broadcast to x[index]
+        # (NaN into an int tensor is another ValueError: NumPy's words say which)
+        raise (ShapeError if "broadcast" in str(e) else ValueError)(
+            f"setitem: value of shape {tuple(getattr(value, 'shape', ()))} does not fit the "
+            f"indexed part of a tensor of shape {tuple(x.shape)}: {e}") from None
 
 
 def _tensors(op, tensors):
@@ -449,8 +467,8 @@ def _same_kind(op, xs):
                             "expected Tensors; wrap arrays with gg.tensor(...)")
     dtypes = {x.dtype for x in xs}
     if len(dtypes) > 1:
-        raise TypeError(f"{op}: all tensors must share one dtype, got "
-                        f"{sorted(str(d) for d in dtypes)}")
+        raise DtypeError(f"{op}: all tensors must share one dtype, got "
+                         f"{sorted(str(d) for d in dtypes)}")
 
 
 def concatenate(tensors, axis=0, *, dim=None):
@@ -466,7 +484,7 @@ def concatenate(tensors, axis=0, *, dim=None):
         s = t.shape
         if len(s) != len(first) or any(m != n for k, (m, n) in enumerate(zip(s, first))
                                        if k != a):
-            raise ValueError(f"concatenate: shapes {tuple(first)} and {tuple(s)} differ "
+            raise ShapeError(f"concatenate: shapes {tuple(first)} and {tuple(s)} differ "
                              f"outside axis {axis}")
     return Concatenate.apply(a, *kept)
 
@@ -479,6 +497,11 @@ def stack(tensors, axis=0, *, dim=None):
     axis = _dim("stack", axis, dim, default=0)
     tensors = _tensors("stack", tensors)
     _same_kind("stack", tensors)
+    first = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.shape != first:
+            raise ShapeError(f"stack: tensors must have one shape, got {tuple(first)} at "
+                             f"entry 0 and {tuple(t.shape)} at entry {i}")
     n = tensors[0].ndim
     return Stack.apply(_axis("stack", axis, n + 1, f"stacking tensors of {n} dimensions"),
                        *tensors)
@@ -493,7 +516,7 @@ def cast(x, dtype):
     """x converted to dtype; an int or bool result carries no gradient."""
     dtype = x._backend.xp.dtype(dtype)
     if dtype.kind not in "biuf":
-        raise TypeError(f"cast: tensors hold bools, integers and floats, not {dtype}")
+        raise DtypeError(f"cast: tensors hold bools, integers and floats, not {dtype}")
     if dtype.kind not in "fc":  # an int or bool result carries no gradient
         x = x.detach()
     return Cast.apply(x, dtype)

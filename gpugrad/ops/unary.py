@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import Function, _wrap
+from ..errors import DtypeError
 from ..tensor import Tensor
 from . import _common as rule
 
@@ -25,8 +26,8 @@ def _floating(op, x):
         return x
     if kind in "biu":
         return _wrap(x._data.astype("float32"), x._backend)
-    raise TypeError(f"{op}: expected a floating point, integer or bool tensor, got "
-                    f"{x._data.dtype} (shape {tuple(x.shape)})")
+    raise DtypeError(f"{op}: expected a floating point, integer or bool tensor, got "
+                     f"{x._data.dtype} (shape {tuple(x.shape)})")
 
 
 def _number(op, name, value):

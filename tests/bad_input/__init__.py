@@ -42,7 +42,8 @@ class State:
         self.x = gg.tensor(rng.standard_normal((5, 4)).astype(np.float32))
         self.y = gg.tensor(rng.integers(0, 3, 5))
         self.loss = None
-        self.step()
+        self.step()  # records the first loss
+        self.step()  # one Adam step: the optimizer has state
         self.loss.backward(retain_graph=True)  # leave gradients in place
         # A recorded graph besides: h is a non-leaf the bad calls may touch.
         self.w = gg.tensor(rng.standard_normal((4, 3)).astype(np.float32), requires_grad=True)

@@ -52,5 +52,5 @@ CASES: dict = {
     "Concatenate": [C(lambda a, b: gg.cat([a, b], dim=1), (2, 3), (2, 1))],
     "Stack": [C(lambda a, b: gg.stack([a, b], dim=-1), (2,), (2,))],
     "Sum": [C(lambda a: a.sum(dim=1, keepdim=True), (2, 3))],
-    "Max": [C(lambda a: a.max(dim=0), (3, 2))],
+    "Max": [C(lambda a: a.max(dim=(0,)), (3, 2))],
 }

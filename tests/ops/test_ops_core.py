@@ -83,7 +83,14 @@ def test_reductions_match_numpy_and_dim_spelling_matches_axis(sa, name, keep, se
         by_dim = fn(x, dim=axis, keepdim=keep)
         # var/std take correction second (torch's unbiased), norm takes p first
         positional = fn(x, axis, keep) if not name.startswith(("norm", "var", "std")) else by_axis
-    for got, ref_ in ((by_axis, want), (by_dim, want_dim), (positional, want)):
+    if name in ("max", "min") and isinstance(axis, int):  # one dim: torch's (values, indices)
+        arg = getattr(np, "arg" + name)(a, axis=axis, keepdims=keep)
+        for pair in (by_dim, positional):
+            np.testing.assert_array_equal(pair.indices.numpy(), arg)
+        by_dim, positional = by_dim.values, positional.values
+    # max and min take their positional argument as torch's dim (so () is every axis)
+    pos_want = want_dim if name in ("max", "min") else want
+    for got, ref_ in ((by_axis, want), (by_dim, want_dim), (positional, pos_want)):
         assert got.shape == np.shape(ref_) and got.dtype == np.float64
         np.testing.assert_allclose(got.numpy(), ref_, rtol=1e-10, atol=1e-12)
     want = want_dim
@@ -111,6 +118,9 @@ def test_tensor_methods_take_both_spellings(sa, name, keep, seed):
         a = getattr(x, name)(axis=axis, keepdims=keep)
         b = getattr(x, name)(dim=axis, keepdim=keep)
         c = getattr(gg, name)(x, dim=axis, keepdim=keep)
+    if name in ("max", "min") and isinstance(axis, int):  # one dim: torch's (values, indices)
+        assert b.indices.shape == a.shape and b.indices.dtype == np.int64
+        b, c = b.values, c.values
     for other in (b, c):
         assert other.shape == a.shape and other.dtype == a.dtype
         np.testing.assert_array_equal(other.numpy(), a.numpy())
@@ -187,9 +197,11 @@ def test_pytorch_code_ports_without_edits(device):
     assert x.norm(dim=2, keepdim=True).shape == (2, 3, 1)
     assert x.logsumexp(dim=1).shape == (2, 4)
     assert x.softmax(dim=1).shape == x.shape and x.log_softmax(1).shape == x.shape
-    # max with a dim keeps NumPy's meaning: the values, not (values, indices)
-    m = x.max(dim=1)
-    assert isinstance(m, gg.Tensor) and m.tolist() == x.numpy().max(axis=1).tolist()
+    # max with one dim is torch's (values, indices); with axis=, NumPy's values
+    values, indices = x.max(dim=1)
+    assert values.tolist() == x.numpy().max(axis=1).tolist() == x.max(axis=1).tolist()
+    assert indices.tolist() == x.numpy().argmax(axis=1).tolist() and indices.dtype == gg.int64
+    assert x.min(1).indices.tolist() == x.numpy().argmin(axis=1).tolist()
     assert gg.cat is gg.concatenate and gg.clip is gg.clamp
 
 

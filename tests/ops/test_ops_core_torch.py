@@ -92,8 +92,10 @@ SMOOTH = [
     ("flatten end", lambda x: x.flatten(-2, -1), lambda x: x.flatten(-2, -1), {}),
     ("sum dim", lambda x: x.sum(dim=(0, 2), keepdim=True), lambda x: x.sum(dim=(0, 2), keepdim=True), {}),
     ("mean dim", lambda x: x.mean(dim=-1), lambda x: x.mean(dim=-1), {}),
-    ("max dim", lambda x: x.max(dim=1), lambda x: x.amax(dim=1), {}),
-    ("min dim keepdim", lambda x: x.min(dim=0, keepdim=True), lambda x: x.amin(dim=0, keepdim=True), {}),
+    ("max dims", lambda x: x.max(dim=(1,)), lambda x: x.amax(dim=1), {}),
+    ("min dims keepdim", lambda x: x.min(dim=(0,), keepdim=True), lambda x: x.amin(dim=0, keepdim=True), {}),
+    ("max dim values", lambda x: x.max(dim=1).values, lambda x: x.max(dim=1).values, {}),
+    ("min dim keepdim values", lambda x: x.min(0, True)[0], lambda x: x.min(0, True)[0], {}),
     ("index tuple", lambda x: x[(1, 0), :, 0], lambda x: x[(1, 0), :, 0], {}),
     ("index nested tuple", lambda x: x[0, ((0, 1), (2, 2))], lambda x: x[0, ((0, 1), (2, 2))], {}),
 ]
