@@ -38,21 +38,28 @@ _MAX_PARTS = 3  # innermost ops named in the note (an op inside a rule inside a 
 
 
 def _out_of_memory(exc):
-    """Add the note (once: nested entry points each see the error) and free the frames
-    below the caller, which is the entry point handling exc."""
-    if not getattr(exc, "_gg_oom_noted", False):
-        exc._gg_oom_noted = True
-        note = _where(exc.__traceback__)
-        if note:
-            if hasattr(exc, "add_note"):
-                exc.add_note(note)
-            else:  # Python 3.10: where 3.11's traceback looks for notes
-                exc.__notes__ = [*getattr(exc, "__notes__", ()), note]
+    """Name where exc happened in its note and free the frames below the caller, the
+    entry point handling exc. Nested entry points each handle it: an inner one has
+    cleared its frames, so an outer one adds what it can still read (the ops and nodes
+    around the inner one) in front, and rewrites the one note."""
+    parts = _where(exc.__traceback__) + getattr(exc, "_gg_oom_parts", [])
+    if parts:
+        note = "gpugrad: out of memory in " + " > ".join(parts[-_MAX_PARTS:])
+        old = getattr(exc, "_gg_oom_note", None)
+        notes = getattr(exc, "__notes__", None)
+        if old is not None and notes and old in notes:
+            notes[notes.index(old)] = note
+        elif hasattr(exc, "add_note"):
+            exc.add_note(note)
+        else:  # Python 3.10: where 3.11's traceback looks for notes
+            exc.__notes__ = [*(notes or ()), note]
+        exc._gg_oom_parts, exc._gg_oom_note = parts, note
     traceback.clear_frames(exc.__traceback__)  # skips the handler's own, running frame
 
 
 def _where(tb):
-    """'gpugrad: out of memory in ...', from the traceback's apply and engine frames."""
+    """Where, outermost first, from the traceback's frames of apply and the engine that
+    are not cleared yet: an op and its arguments, a node of the backward pass."""
     from . import engine, function
     apply_code = function.Function.apply.__func__.__code__
     run_code, finish_code = engine._run.__code__, engine._finish_leaves.__code__
@@ -69,17 +76,13 @@ def _where(tb):
                 shapes = [e[2] if e else None for e in node._next]
                 parts.append(f"the backward of {type(node).__name__} ({node.name()}, inputs "
                              f"of shape {', '.join(map(_shape, shapes))})")
-            else:
-                parts.append("backward")
         elif code is finish_code:
             (leaf,) = _locals(tb.tb_frame, "leaf")
             if leaf is not None:
                 parts.append(f"backward, accumulating .grad of a leaf of shape "
                              f"{_shape(leaf.shape)}")
         tb = tb.tb_next
-    if not parts:
-        return None
-    return "gpugrad: out of memory in " + " > ".join(parts[-_MAX_PARTS:])
+    return parts
 
 
 def _locals(frame, *names):
