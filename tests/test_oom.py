@@ -2,7 +2,8 @@
 
 On the CPU NumPy raises MemoryError (its _ArrayMemoryError) for an array it cannot
 allocate: an op on a broadcast view of 2**45 elements, or, as a ceiling the big batch
-crosses and a small one does not, the process's address-space limit (RLIMIT_AS, Linux).
+crosses and a small one does not, the address-space limit (RLIMIT_AS, Linux; in a
+child interpreter, so that nothing else in pytest's process runs under it).
 On CUDA CuPy's pool raises cupy.cuda.memory.OutOfMemoryError (a MemoryError) past
 cupy.get_default_memory_pool().set_limit(...). Either way the error keeps its class and
 gains a note naming the op and the shapes; what the failed step allocated is free again
@@ -12,6 +13,8 @@ failed step, and the same model then trains at a smaller batch exactly as a fres
 """
 import contextlib
 import ctypes
+import os
+import subprocess
 import sys
 import traceback
 import tracemalloc
@@ -60,10 +63,8 @@ class _CpuMemory:
 
     @contextlib.contextmanager
     def limit(self, headroom):
-        """Address space capped at what is mapped now plus headroom."""
-        resource = pytest.importorskip("resource")
-        if not sys.platform.startswith("linux"):
-            pytest.skip("RLIMIT_AS is enforced on Linux only")
+        """Address space capped at what is mapped now plus headroom (Linux)."""
+        import resource
         with open("/proc/self/status") as f:
             vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
         old = resource.getrlimit(resource.RLIMIT_AS)
@@ -272,12 +273,35 @@ def _step(model, opt, loss_fn, x, y):
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("phase", ["forward", "backward"])
-def test_after_oom_the_same_model_trains_at_a_smaller_batch(device, phase, mem):
+def test_after_oom_the_same_model_trains_at_a_smaller_batch(device, phase, request):
     """Under a memory ceiling a batch of 65 536 fails (its activations are 128 MiB each,
     over 32 MiB of headroom: more than glibc keeps mapped after a free), in the forward or,
     the ceiling set after the forward, in the backward. Inside the except block the
     step's memory is free; then, under the same ceiling, the model trains at 64 rows and
     ends exactly where a fresh model trained on the same small batches ends."""
+    if device == "cuda":
+        _ceiling(device, phase, request.getfixturevalue("mem"))
+        return
+    if not sys.platform.startswith("linux"):
+        pytest.skip("RLIMIT_AS is enforced on Linux only")
+    # RLIMIT_AS caps the whole process: in pytest's it would cap whatever else runs
+    # there (on a GPU machine, CUDA's threads: the suite has made a context by then). A
+    # fresh interpreter runs the CPU ceiling, with gpugrad and NumPy and nothing of CUDA.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys, tracemalloc, types\n"
+            "sys.modules['tests.conftest'] = types.SimpleNamespace(DEVICES=['cpu'])\n"
+            "from tests.test_oom import _CpuMemory, _ceiling\n"
+            "tracemalloc.start()\n"
+            f"_ceiling('cpu', {phase!r}, _CpuMemory())\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    r = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True,
+                       text=True, timeout=300)
+    print(r.stdout, end="")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _ceiling(device, phase, mem):
     HEADROOM = 32 * 2**20
     gen = np.random.default_rng(0)
     X = gen.standard_normal((65536, 16)).astype(np.float32)
