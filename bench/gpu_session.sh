@@ -18,7 +18,8 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
   nvidia-smi
   python3 -c "import cupy, numpy, torch; print('cupy', cupy.__version__, 'numpy', numpy.__version__, 'torch', torch.__version__)"
   echo "== tests (cpu and cuda)"
-  python3 -m pytest -q -rs -p no:cacheprovider tests
+  # -rsP: the skips, and what passing tests printed (the soak and out-of-memory figures)
+  python3 -m pytest -q -rsP -p no:cacheprovider tests
   echo "== tests exit status: $?"
 } > "$out/gpu-session.log" 2>&1
 tail -n 3 "$out/gpu-session.log"

@@ -14,6 +14,7 @@ from ..errors import DeviceError, DtypeError, ShapeError
 from .anomaly import _check_backward
 from .function import _FREED, _wrap
 from .grad_mode import _mode
+from .oom import _out_of_memory
 
 __all__ = ["backward", "grad"]
 
@@ -592,7 +593,12 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     seeds = _seed(tensors, grad_tensors, "backward")
     if retain_graph is None:
         retain_graph = create_graph
-    _run(tensors, seeds, retain_graph, create_graph)
+    try:
+        _run(tensors, seeds, retain_graph, create_graph)
+    except MemoryError as e:  # oom.py: note the node, free the pass's gradients
+        del tensors, seeds  # the traceback keeps this frame: not the graph with it
+        _out_of_memory(e)
+        raise
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -606,7 +612,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     seeds = _seed(outputs, grad_outputs, "grad")
     if retain_graph is None:
         retain_graph = create_graph
-    results = _run(outputs, seeds, retain_graph, create_graph, targets=inputs)
+    try:
+        results = _run(outputs, seeds, retain_graph, create_graph, targets=inputs)
+    except MemoryError as e:  # oom.py: note the node, free the pass's gradients
+        del outputs, seeds  # the traceback keeps this frame: not the graph with it
+        _out_of_memory(e)
+        raise
     for i, g in enumerate(results):
         if g is None and not allow_unused:
             raise RuntimeError(

@@ -7,6 +7,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from ..autograd import no_grad
+from ..autograd.oom import _out_of_memory
 from ..backends import Device
 from ..errors import DtypeError, ShapeError
 from ..tensor import Tensor
@@ -80,7 +81,11 @@ class Module:
                 r = hook(self, args)
                 if r is not None:
                     args = r if isinstance(r, tuple) else (r,)
-        out = self.forward(*args, **kwargs)
+        try:
+            out = self.forward(*args, **kwargs)
+        except MemoryError as e:  # note the op, free the failed forward's activations
+            _out_of_memory(e)
+            raise
         post = self._forward_hooks  # read after forward, which may register one
         if post:
             for hook in list(post.values()):
