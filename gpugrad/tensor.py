@@ -325,8 +325,12 @@ class Tensor:
     # ---- autograd ------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Accumulate the gradient of this tensor into the .grad of every leaf it depends on."""
-        autograd.backward(self, None if gradient is None else [gradient], retain_graph,
-                          create_graph)
+        try:
+            autograd.backward(self, None if gradient is None else [gradient], retain_graph,
+                              create_graph)
+        except MemoryError:  # the traceback keeps this frame: let the caller free the graph
+            del self
+            raise
 
     def retain_grad(self):
         """Keep .grad for this non-leaf tensor too after backward."""

@@ -366,9 +366,7 @@ def _ceiling(device, phase, mem):
 @pytest.mark.parametrize("device", ["cpu"])
 @pytest.mark.parametrize("call", [
     "gg.autograd.backward(loss)", "gg.autograd.grad(loss, params)",
-    pytest.param("loss.backward()", marks=pytest.mark.xfail(strict=True, reason=(
-        "Tensor.backward's frame stays on the traceback with self, the loss: it needs "
-        "`except MemoryError: del self; raise` in gpugrad/tensor.py (not this branch's)")))])
+    "loss.backward()"])
 def test_a_failed_backward_leaves_the_graph_to_the_caller(call, mem):
     """Once the caller drops its loss inside the except block, the forward's graph
     goes too: nothing of gpugrad's on the traceback holds it."""

@@ -6,6 +6,7 @@ anomaly.py    anomaly mode: forward stacks on nodes, NaN/inf checks (detect_anom
 function.py   the graph node: Function, apply, saved values, graph introspection
 engine.py     the backward run: backward() and grad()
 functional.py vjp, jvp, jacobian, hessian, hvp, vhp, built on grad()
+oom.py        out of memory: name the op, free the failed step inside the caller's except
 """
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from . import anomaly, engine, function, grad_mode  # noqa: F401
 from .anomaly import (detect_anomaly, is_anomaly_check_nan_enabled,  # noqa: F401
                       is_anomaly_enabled, set_detect_anomaly)
 from .engine import backward, grad
+from .oom import handle_out_of_memory  # noqa: F401
 from .function import OPS, AccumulateGrad, Function, _nograd_views, _wrap  # noqa: F401
 from .grad_mode import _mode, enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 
 __all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "backward", "grad", "OPS", "functional", "detect_anomaly",
-           "set_detect_anomaly", "is_anomaly_enabled", "is_anomaly_check_nan_enabled"]
+           "set_detect_anomaly", "is_anomaly_enabled", "is_anomaly_check_nan_enabled",
+           "handle_out_of_memory"]
 
 Tensor = None  # set by gpugrad.tensor, which imports this package first
 

@@ -14,7 +14,7 @@ from ..errors import DeviceError, DtypeError, ShapeError
 from .anomaly import _check_backward
 from .function import _FREED, _wrap
 from .grad_mode import _mode
-from .oom import _out_of_memory
+from .oom import handle_out_of_memory
 
 __all__ = ["backward", "grad"]
 
@@ -597,7 +597,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
         _run(tensors, seeds, retain_graph, create_graph)
     except MemoryError as e:  # oom.py: note the node, free the pass's gradients
         del tensors, seeds  # the traceback keeps this frame: not the graph with it
-        _out_of_memory(e)
+        handle_out_of_memory(e)
         raise
 
 
@@ -616,7 +616,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         results = _run(outputs, seeds, retain_graph, create_graph, targets=inputs)
     except MemoryError as e:  # oom.py: note the node, free the pass's gradients
         del outputs, seeds  # the traceback keeps this frame: not the graph with it
-        _out_of_memory(e)
+        handle_out_of_memory(e)
         raise
     for i, g in enumerate(results):
         if g is None and not allow_unused:

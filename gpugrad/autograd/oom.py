@@ -12,7 +12,7 @@ arguments (NumPy's and CuPy's differ).
 While the caller handles the error, the traceback keeps every frame on it alive with its
 locals: the failed forward's activations and an op's temporaries, the engine's pending
 gradients. gpugrad's entry points (Module.__call__, backward(), grad()) call
-_out_of_memory before re-raising; it clears the frames below the entry point, which have
+handle_out_of_memory before re-raising; it clears the frames below the entry point, which have
 all returned (the traceback still prints: it keeps the code and line numbers), so that
 memory is free inside the caller's except block, where the caller retries at a smaller
 batch. Frames above the entry point are the caller's, left as they are: a loss the
@@ -32,14 +32,16 @@ from __future__ import annotations
 
 import traceback
 
-__all__: list[str] = []
+__all__ = ["handle_out_of_memory"]
 
 _MAX_PARTS = 3  # innermost ops named in the note (an op inside a rule inside a Module)
 
 
-def _out_of_memory(exc):
+def handle_out_of_memory(exc):
     """Name where exc happened in its note and free the frames below the caller, the
-    entry point handling exc. Nested entry points each handle it: an inner one has
+    entry point handling exc: Module.__call__, backward() and grad() call it; a training
+    loop's own entry point (a plain function building the forward) may too, in
+    `except MemoryError as e: handle_out_of_memory(e); raise`. Nested entry points each handle it: an inner one has
     cleared its frames, so an outer one adds what it can still read (the ops and nodes
     around the inner one) in front, and rewrites the one note."""
     parts = _where(exc.__traceback__) + getattr(exc, "_gg_oom_parts", [])

@@ -6,8 +6,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from ..autograd import no_grad
-from ..autograd.oom import _out_of_memory
+from ..autograd import handle_out_of_memory, no_grad
 from ..backends import Device
 from ..errors import DtypeError, ShapeError
 from ..tensor import Tensor
@@ -84,7 +83,7 @@ class Module:
         try:
             out = self.forward(*args, **kwargs)
         except MemoryError as e:  # note the op, free the failed forward's activations
-            _out_of_memory(e)
+            handle_out_of_memory(e)
             raise
         post = self._forward_hooks  # read after forward, which may register one
         if post:
