@@ -1,6 +1,7 @@
 """Tensor: a backend array, its device, its gradient and the node that made it."""
 from __future__ import annotations
 
+import operator as _op
 import weakref
 
 import numpy as np
@@ -343,8 +344,12 @@ class Tensor:
             t = type(o)
             if t is float or t is int or (isinstance(o, Tensor) and o._backend is self._backend
                                           and o._data.dtype is self._data.dtype):
-                getattr(self._backend.xp, ufunc)(self._data, o if t is float or t is int
-                                                 else o._data, out=self._data)
+                token = self._backend.float_errors()
+                try:
+                    getattr(self._backend.xp, ufunc)(self._data, o if t is float or t is int
+                                                     else o._data, out=self._data)
+                finally:
+                    self._backend.end_float_errors(token)
                 self._vc[0] += 1
                 return self
         recording = _mode.enabled and (self._rg or any(
@@ -391,7 +396,11 @@ class Tensor:
             if isinstance(other, Tensor) and other._backend is not self._backend:
                 raise RuntimeError(f"{name}: expected both tensors on one device, got "
                                    f"{self.device} and {other.device}")
-            getattr(self._backend.xp, ufunc)(self._data, o, out=self._data)
+            token = self._backend.float_errors()
+            try:
+                getattr(self._backend.xp, ufunc)(self._data, o, out=self._data)
+            finally:
+                self._backend.end_float_errors(token)
         else:
             with autograd.no_grad():
                 res = fn(self, *args)
@@ -420,12 +429,12 @@ class Tensor:
     # operands() and the op's apply would do in that case, without them.
     def __add__(self, other):
         if (type(other) is float or type(other) is int) and not (self._rg and _mode.enabled):
-            return _unrecorded(self, self._data + other)
+            return _unrecorded(self, _op.add, self._data, other)
         return add(self, other)
 
     def __radd__(self, other):
         if (type(other) is float or type(other) is int) and not (self._rg and _mode.enabled):
-            return _unrecorded(self, other + self._data)
+            return _unrecorded(self, _op.add, other, self._data)
         return add(other, self)
 
     def __sub__(self, other): return sub(self, other)
@@ -433,12 +442,12 @@ class Tensor:
 
     def __mul__(self, other):
         if (type(other) is float or type(other) is int) and not (self._rg and _mode.enabled):
-            return _unrecorded(self, self._data * other)
+            return _unrecorded(self, _op.mul, self._data, other)
         return mul(self, other)
 
     def __rmul__(self, other):
         if (type(other) is float or type(other) is int) and not (self._rg and _mode.enabled):
-            return _unrecorded(self, other * self._data)
+            return _unrecorded(self, _op.mul, other, self._data)
         return mul(other, self)
 
     def __truediv__(self, other): return div(self, other)
@@ -626,10 +635,15 @@ def _numpy_inside(data):
     return False
 
 
-def _unrecorded(t, arr):
-    """The result of an unrecorded op on t's device, as apply would wrap it (NumPy
+def _unrecorded(t, op, a, b):
+    """op(a, b), an unrecorded op on t's device, as apply would run and wrap it (NumPy
     hands 0-d results back as scalars; a tensor always holds an array)."""
     backend = t._backend
+    token = backend.float_errors()
+    try:
+        arr = op(a, b)
+    finally:
+        backend.end_float_errors(token)
     if type(arr) is not backend.array_type:
         arr = backend.asarray(arr)
     return _wrap(arr, backend)

@@ -296,7 +296,11 @@ class Function:
             if backend is not None:
                 if rec:
                     ctx.backend = backend
-                    out = cls.forward(ctx, *args)
+                    token = backend.float_errors()
+                    try:
+                        out = cls.forward(ctx, *args)
+                    finally:
+                        backend.end_float_errors(token)
                     if type(out) is backend.array_type and out.dtype.kind in "fc":
                         ctx._n_out = 1
                         t = _new_tensor(Tensor)  # _wrap(out, backend, ctx, 0, True), inline
@@ -315,7 +319,11 @@ class Function:
                 ctx = cls.__new__(cls)
                 ctx.backend = backend
                 ctx.needs_input_grad = _FALSES[n]
-                out = cls.forward(ctx, *args)
+                token = backend.float_errors()
+                try:
+                    out = cls.forward(ctx, *args)
+                finally:
+                    backend.end_float_errors(token)
                 if type(out) is backend.array_type:
                     return _wrap(out, backend)
                 return _wrap_outputs(out, backend, None, args, cls)
@@ -355,14 +363,7 @@ class Function:
             # Nothing to record: no edges, no saved values, no output node.
             n = len(args)
             ctx.needs_input_grad = _FALSES[n] if n < len(_FALSES) else (False,) * n
-            if enabled and not cls._array_forward:
-                _mode.enabled = False
-                try:
-                    out = cls.forward(ctx, *args)
-                finally:
-                    _mode.enabled = True
-            else:
-                out = cls.forward(ctx, *args)
+            out = _forward(cls, ctx, args, backend, enabled and not cls._array_forward)
             if type(out) is backend.array_type and not cls.view_of_input:
                 return _wrap(out, backend)
             return _wrap_outputs(out, backend, None, args, cls)
@@ -370,14 +371,7 @@ class Function:
         ctx._next = edges
         if not cls._own_rule:  # for _user_grads: the dtypes a user's rule must return
             ctx._in_dtypes = [a._data.dtype if isinstance(a, Tensor) else None for a in args]
-        if cls._array_forward:
-            out = cls.forward(ctx, *args)
-        else:
-            _mode.enabled = False
-            try:
-                out = cls.forward(ctx, *args)
-            finally:
-                _mode.enabled = True
+        out = _forward(cls, ctx, args, backend, not cls._array_forward)
         if type(out) is backend.array_type and cls._array_forward and not cls.view_of_input \
                 and out.dtype.kind in "fc":
             ctx._n_out = 1
@@ -396,6 +390,22 @@ _NIG2 = (((False, False), (False, True)), ((True, False), (True, True)))
 # it off to check that both branches record the same graph.
 _lean = [True]
 _new_tensor = object.__new__
+
+
+def _forward(cls, ctx, args, backend, grad_off):
+    """cls.forward under the backend's float_errors, with recording off if grad_off (a
+    user's forward may use Tensor ops)."""
+    token = backend.float_errors()
+    try:
+        if not grad_off:
+            return cls.forward(ctx, *args)
+        _mode.enabled = False
+        try:
+            return cls.forward(ctx, *args)
+        finally:
+            _mode.enabled = True
+    finally:
+        backend.end_float_errors(token)
 
 
 def _anomaly_apply(cls, args):

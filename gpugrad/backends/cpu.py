@@ -6,9 +6,19 @@ allows (in-place ufuncs with `out=` instead of temporaries).
 """
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
 import numpy as np
 
 from . import Device, get_backend
+
+try:  # NumPy's error state is this context variable: setting it is quicker than errstate
+    from numpy._core._ufunc_config import _extobj_contextvar as _EXTOBJ
+    from numpy._core.umath import _make_extobj
+except ImportError:  # another NumPy: np.errstate does the same, more slowly
+    _EXTOBJ = None
 
 
 class CPUBackend:
@@ -18,6 +28,10 @@ class CPUBackend:
 
     def __init__(self):
         self.device = Device("cpu")
+        # Entered around each op's forward and each backward run (end_float_errors(token)
+        # leaves): NumPy's floating-point warnings from in there point at the user's line.
+        # Plain functions in the instance: called without a bound method, per op.
+        self.float_errors, self.end_float_errors = _float_errors, _end_float_errors
 
     def __reduce__(self):
         # One backend object per device: ops compare backends by identity, so a copy
@@ -45,6 +59,7 @@ class CPUBackend:
 
     def synchronize(self):
         pass
+
 
     def matmul(self, a, b):
         if a.dtype.char == "e" and b.dtype.char == "e":
@@ -74,7 +89,16 @@ class CPUBackend:
         y = -x
         if type(y) is not np.ndarray:  # a 0-d x gives a scalar; out= needs an array
             y = np.asarray(y)
-        _exp_overflow_ok(y, out=y)
+        if _EXTOBJ is None:
+            _exp_overflow_ok(y, out=y)
+        else:  # np.errstate(over="ignore") around the exp, for a fifth of its cost
+            cur = _EXTOBJ.get()
+            quiet = _QUIET_OVERFLOW.get(cur)
+            token = _EXTOBJ.set(quiet if quiet is not None else _quiet_overflow(cur))
+            try:
+                np.exp(y, out=y)
+            finally:
+                _EXTOBJ.reset(token)
         y += 1
         np.reciprocal(y, out=y)
         return y
@@ -377,6 +401,92 @@ def _label_index(rows, tt):
 # np.errstate as a decorator costs a third less per call than a `with` block
 # (no instance to build and enter), and it is as thread-safe.
 _exp_overflow_ok = np.errstate(over="ignore")(np.exp)
+
+
+# ---- floating-point warnings at the user's line ---------------------------------------
+# NumPy warns from the line that called the ufunc, a line of gpugrad. While gpugrad runs
+# (float_errors), each kind of error that the caller's NumPy setting would warn about is
+# switched to NumPy's 'log' mode instead, whose writer warns again, naming the op, from the
+# first frame outside gpugrad and NumPy. The rest of the caller's setting (ignore, raise,
+# a callback of their own) stays as it is, and an errstate inside a kernel still rules there.
+_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_NUMPY = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
+
+
+class _Relocated:
+    """The writer of NumPy's 'log' mode, given 'Warning: <what> encountered in <ufunc>'."""
+
+    def write(self, msg):
+        text = msg.strip()
+        if text.startswith("Warning: "):
+            text = text[9:]
+        frame, level, name, outer = sys._getframe(1), 2, None, None
+        while frame is not None and frame.f_code.co_filename.startswith((_PKG, _NUMPY)):
+            code = frame.f_code
+            if code.co_filename.startswith(_PKG):
+                outer = code.co_name
+                if name is None and code.co_name in ("forward", "backward"):
+                    ctx = frame.f_locals.get("ctx")
+                    if ctx is not None:  # a node: the op's name, or its node's in backward
+                        op = type(ctx).__name__
+                        name = op + "Backward" if code.co_name == "backward" else "".join(
+                            "_" + c.lower() if c.isupper() else c for c in op).lstrip("_")
+            frame, level = frame.f_back, level + 1
+        if name is None and outer is not None:  # no node: the function the user called
+            name = outer.strip("_")
+        warnings.warn(f"{name}: {text}" if name else text, RuntimeWarning, stacklevel=level)
+
+
+_WRITER = _Relocated()
+
+
+if _EXTOBJ is not None:
+    def _float_errors():
+        cur = _EXTOBJ.get()
+        ours = _RELOCATING.get(cur)
+        return _EXTOBJ.set(ours if ours is not None else _relocating(cur))
+
+    _end_float_errors = _EXTOBJ.reset
+else:
+    def _float_errors():
+        state = np.errstate(**_relocating_modes())
+        state.__enter__()
+        return state
+
+    def _end_float_errors(state):
+        state.__exit__()
+
+
+def _relocating_modes():
+    """np.errstate's arguments that turn the current setting's 'warn' into our 'log'
+    (none when nothing warns, or when the caller has a callback of their own)."""
+    modes = np.geterr()
+    call = np.geterrcall()
+    if "warn" not in modes.values() or (call is not None and call is not _WRITER):
+        return {}
+    return dict({k: "log" if v == "warn" else v for k, v in modes.items()}, call=_WRITER)
+
+
+# The caller's error state -> ours, and -> that with overflow ignored (the sigmoid's exp);
+# ours map to themselves. Kept small: every np.errstate block makes a new state.
+_RELOCATING, _QUIET_OVERFLOW = {}, {}
+
+
+def _remember(cache, cur, state):
+    if len(cache) > 64:
+        cache.clear()
+    cache[cur] = cache[state] = state
+    return state
+
+
+def _relocating(cur):
+    """The error state to run gpugrad under, for the caller's (the current one)."""
+    modes = _relocating_modes()
+    return _remember(_RELOCATING, cur, _make_extobj(**modes) if modes else cur)
+
+
+def _quiet_overflow(cur):
+    return _remember(_QUIET_OVERFLOW, cur, _make_extobj(over="ignore"))
 
 
 def _per_row(a):
