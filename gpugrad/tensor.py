@@ -304,6 +304,7 @@ class Tensor:
             node = self._node
             if node._retain is None:
                 node._retain = {}
+                node._plain = False
             node._retain[self._idx] = weakref.ref(self)
 
     def register_hook(self, fn):
@@ -322,6 +323,7 @@ class Tensor:
             node = self._node
             if node._out_hooks is None:
                 node._out_hooks = {}
+                node._plain = False
             hooks = node._out_hooks.setdefault(self._idx, [])
         hooks.append(fn)
         return _Handle(hooks, fn)
@@ -426,8 +428,11 @@ class Tensor:
 
     # ---- operators ---------------------------------------------------------------
     # With a Python number, and nothing to record, these are the ufunc itself: what
-    # operands() and the op's apply would do in that case, without them.
+    # operands() and the op's apply would do in that case, without them. With a Tensor of
+    # the same dtype, the op's apply, as operands() would pass them on.
     def __add__(self, other):
+        if type(other) is Tensor and other._data.dtype is self._data.dtype:
+            return _Add.apply(self, other)
         if (type(other) is float or type(other) is int) and not (self._rg and _mode.enabled):
             return _unrecorded(self, _op.add, self._data, other)
         return add(self, other)
@@ -437,10 +442,16 @@ class Tensor:
             return _unrecorded(self, _op.add, other, self._data)
         return add(other, self)
 
-    def __sub__(self, other): return sub(self, other)
+    def __sub__(self, other):
+        if type(other) is Tensor and other._data.dtype is self._data.dtype:
+            return _Sub.apply(self, other)
+        return sub(self, other)
+
     def __rsub__(self, other): return sub(other, self)
 
     def __mul__(self, other):
+        if type(other) is Tensor and other._data.dtype is self._data.dtype:
+            return _Mul.apply(self, other)
         if (type(other) is float or type(other) is int) and not (self._rg and _mode.enabled):
             return _unrecorded(self, _op.mul, self._data, other)
         return mul(self, other)
@@ -727,4 +738,4 @@ from .ops import (abs, add, argmax, argmin, cast, clamp, clone, cos, div, exp,  
                   min, mul, neg, norm, permute, pow, relu, reshape, sigmoid, sin, softmax,
                   sqrt, squeeze, std, sub, sum, tanh, to_device, transpose, unsqueeze, var)
 from .ops._common import operands as _operands  # noqa: E402
-from .ops.arith import _compare  # noqa: E402
+from .ops.arith import Add as _Add, Mul as _Mul, Sub as _Sub, _compare  # noqa: E402

@@ -133,8 +133,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
         plain = arrays and results is None and not check
         while ready:
             node = ready.pop()
-            if plain and node._n_out == 1 and node._out_hooks is None and \
-                    node._retain is None and node._own_rule and node.array_backward:
+            if plain and node._plain:
                 grads = buffers.pop(node, None)
                 nxt = node._next
                 if grads is None:

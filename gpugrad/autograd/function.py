@@ -49,6 +49,10 @@ class Function:
     _retain = None
     _fwd_stack = None  # anomaly mode: the user's stack at the forward call (a str)
     _out_backends = None  # set when an output lives on another device than the inputs
+    _n_out = 1  # outputs; set where there are several
+    # Whether backward()'s short branch may run this node (engine.py): one of gpugrad's
+    # array rules, one output, no hooks or retain_grad. Set per class, cleared per node.
+    _plain = False
     # An op whose output may be a view of its first input shares that
     # input's version counter, so an in-place change through either is seen.
     view_of_input = False
@@ -86,6 +90,7 @@ class Function:
                 if "array_backward" not in cls.__dict__:
                     cls.array_backward = False
         cls._lean = cls._array_forward and cls._own_rule and not cls.view_of_input
+        cls._plain = cls._own_rule and cls.array_backward
 
     @staticmethod
     def forward(ctx, *args):
@@ -302,7 +307,6 @@ class Function:
                     finally:
                         backend.end_float_errors(token)
                     if type(out) is backend.array_type and out.dtype.kind in "fc":
-                        ctx._n_out = 1
                         t = _new_tensor(Tensor)  # _wrap(out, backend, ctx, 0, True), inline
                         t._data = out
                         t._backend = backend
@@ -310,10 +314,15 @@ class Function:
                         t._idx = 0
                         t._rg = True
                         t._grad = None
-                        t._vc = [0, False]
+                        t._vc = vc = [0, False]
                         t._hooks = None
-                        if ctx._to_save:
-                            ctx._resolve_own(t)
+                        saved = ctx._to_save
+                        if saved:
+                            if len(saved) == 1 and saved[0] is out:  # the output alone
+                                ctx._to_save = ()
+                                ctx._saved = (saved, [(0, vc, 0)], saved, {0: (0, vc)})
+                            else:
+                                ctx._resolve_own(t)
                         return t
                     return _wrap_outputs(out, backend, ctx, args, cls)
                 ctx = cls.__new__(cls)
@@ -374,7 +383,6 @@ class Function:
         out = _forward(cls, ctx, args, backend, not cls._array_forward)
         if type(out) is backend.array_type and cls._array_forward and not cls.view_of_input \
                 and out.dtype.kind in "fc":
-            ctx._n_out = 1
             t = _wrap(out, backend, ctx, 0, True)
             if ctx._to_save:
                 ctx._resolve_saved(args, (t,))
@@ -519,6 +527,8 @@ def _wrap_outputs(out, backend, node, args, cls):
         res.append(t)
     if rg:
         node._n_out = len(res)
+        if len(res) != 1:
+            node._plain = False
         if len(res) > 1:
             node._out_meta = [(t.shape, t.dtype) for t in res]
         if any(t._backend is not backend for t in res):
