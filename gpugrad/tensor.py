@@ -8,6 +8,7 @@ import numpy as np
 
 from . import autograd
 from .autograd import _mode, _wrap
+from .autograd.function import _float_run
 from .backends import Device, get_backend
 
 __all__ = ["Tensor", "tensor", "from_numpy", "from_dlpack", "float16", "float32",
@@ -346,12 +347,8 @@ class Tensor:
             t = type(o)
             if t is float or t is int or (isinstance(o, Tensor) and o._backend is self._backend
                                           and o._data.dtype is self._data.dtype):
-                token = self._backend.float_errors()
-                try:
-                    getattr(self._backend.xp, ufunc)(self._data, o if t is float or t is int
-                                                     else o._data, out=self._data)
-                finally:
-                    self._backend.end_float_errors(token)
+                _float_run(self._backend, getattr(self._backend.xp, ufunc), self._data,
+                           o if t is float or t is int else o._data, self._data)
                 self._vc[0] += 1
                 return self
         recording = _mode.enabled and (self._rg or any(
@@ -398,11 +395,8 @@ class Tensor:
             if isinstance(other, Tensor) and other._backend is not self._backend:
                 raise RuntimeError(f"{name}: expected both tensors on one device, got "
                                    f"{self.device} and {other.device}")
-            token = self._backend.float_errors()
-            try:
-                getattr(self._backend.xp, ufunc)(self._data, o, out=self._data)
-            finally:
-                self._backend.end_float_errors(token)
+            _float_run(self._backend, getattr(self._backend.xp, ufunc), self._data, o,
+                       self._data)
         else:
             with autograd.no_grad():
                 res = fn(self, *args)
@@ -650,11 +644,7 @@ def _unrecorded(t, op, a, b):
     """op(a, b), an unrecorded op on t's device, as apply would run and wrap it (NumPy
     hands 0-d results back as scalars; a tensor always holds an array)."""
     backend = t._backend
-    token = backend.float_errors()
-    try:
-        arr = op(a, b)
-    finally:
-        backend.end_float_errors(token)
+    arr = _float_run(backend, op, a, b)
     if type(arr) is not backend.array_type:
         arr = backend.asarray(arr)
     return _wrap(arr, backend)

@@ -104,7 +104,11 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
     prev = _mode.enabled, _mode.arrays
     # The rules' floating-point warnings at the user's line, as the forwards' (one entry
     # per backend of the roots, usually one).
-    entered = [(b, b.float_errors()) for b in {r._backend: None for r in roots}]
+    entered = []
+    for backend in {r._backend: None for r in roots}:
+        if backend.float_state is not None:
+            var, states = backend.float_state
+            entered.append((var, var.set(states[var.get()])))
     _mode.enabled, _mode.arrays = create_graph, arrays
     # Anomaly mode (anomaly.py), read once per run: its checks are in the general
     # branch, so it turns the short one off. A rule's own ops (recorded with
@@ -265,8 +269,8 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
         return results
     finally:
         _mode.enabled, _mode.arrays = prev
-        for b, token in reversed(entered):
-            b.end_float_errors(token)
+        for var, token in reversed(entered):
+            var.reset(token)
         if check:
             _mode.check_nan = True
 

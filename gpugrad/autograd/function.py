@@ -230,6 +230,11 @@ class Function:
             else:
                 self._saved = (objs, [], objs, None)
             return
+        if len(objs) == 2 and objs[0] is None and isinstance(objs[1], Tensor):
+            # Mul's, with only its second input needing a gradient (a constant times x)
+            vc = objs[1]._vc
+            self._saved = ((None, objs[1]._data), [(1, vc, vc[0])], objs, None)
+            return
         values = objs
         checks = []
         outputs = None
@@ -265,7 +270,7 @@ class Function:
                     backend = a._backend
                     rec = a._rg and _mode.enabled
                     if rec:
-                        ctx = cls.__new__(cls)
+                        ctx = _new_object(cls)
                         ctx.needs_input_grad = _TRUE1
                         node = a._node
                         ctx._next = [(a, -1, a._data.shape) if node is None else
@@ -283,7 +288,7 @@ class Function:
                 rb = tb and b._rg
                 rec = (ra or rb) and _mode.enabled
                 if rec and backend is not None:
-                    ctx = cls.__new__(cls)
+                    ctx = _new_object(cls)
                     if ra:
                         node = a._node
                         ea = (a, -1, a._data.shape) if node is None else \
@@ -301,11 +306,16 @@ class Function:
             if backend is not None:
                 if rec:
                     ctx.backend = backend
-                    token = backend.float_errors()
-                    try:
+                    fs = backend.float_state  # _forward's, inline
+                    if fs is None:
                         out = cls.forward(ctx, *args)
-                    finally:
-                        backend.end_float_errors(token)
+                    else:
+                        var, states = fs
+                        token = var.set(states[var.get()])
+                        try:
+                            out = cls.forward(ctx, *args)
+                        finally:
+                            var.reset(token)
                     if type(out) is backend.array_type and out.dtype.kind in "fc":
                         t = _new_tensor(Tensor)  # _wrap(out, backend, ctx, 0, True), inline
                         t._data = out
@@ -328,11 +338,16 @@ class Function:
                 ctx = cls.__new__(cls)
                 ctx.backend = backend
                 ctx.needs_input_grad = _FALSES[n]
-                token = backend.float_errors()
-                try:
+                fs = backend.float_state
+                if fs is None:
                     out = cls.forward(ctx, *args)
-                finally:
-                    backend.end_float_errors(token)
+                else:
+                    var, states = fs
+                    token = var.set(states[var.get()])
+                    try:
+                        out = cls.forward(ctx, *args)
+                    finally:
+                        var.reset(token)
                 if type(out) is backend.array_type:
                     return _wrap(out, backend)
                 return _wrap_outputs(out, backend, None, args, cls)
@@ -397,23 +412,32 @@ _NIG2 = (((False, False), (False, True)), ((True, False), (True, True)))
 # Whether gpugrad's own ops take apply's lean branch; tests/test_engine_paths.py turns
 # it off to check that both branches record the same graph.
 _lean = [True]
-_new_tensor = object.__new__
+_new_tensor = _new_object = object.__new__
 
 
 def _forward(cls, ctx, args, backend, grad_off):
-    """cls.forward under the backend's float_errors, with recording off if grad_off (a
+    """cls.forward under the backend's float_state, with recording off if grad_off (a
     user's forward may use Tensor ops)."""
-    token = backend.float_errors()
-    try:
-        if not grad_off:
-            return cls.forward(ctx, *args)
+    if grad_off:
         _mode.enabled = False
         try:
-            return cls.forward(ctx, *args)
+            return _float_run(backend, cls.forward, ctx, *args)
         finally:
             _mode.enabled = True
+    return _float_run(backend, cls.forward, ctx, *args)
+
+
+def _float_run(backend, fn, *args):
+    """fn(*args) with the backend's float_state entered (see backends/__init__.py)."""
+    fs = backend.float_state
+    if fs is None:
+        return fn(*args)
+    var, states = fs
+    token = var.set(states[var.get()])
+    try:
+        return fn(*args)
     finally:
-        backend.end_float_errors(token)
+        var.reset(token)
 
 
 def _anomaly_apply(cls, args):

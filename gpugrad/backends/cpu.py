@@ -25,13 +25,13 @@ class CPUBackend:
     name = "cpu"
     xp = np
     array_type = np.ndarray
+    # (var, states): while an op's forward or a backward run is under way, var is set to
+    # states[var.get()] (backends/__init__.py). Here NumPy's error state, so that its
+    # floating-point warnings point at the user's line (see _Relocated below).
+    float_state = None  # set below
 
     def __init__(self):
         self.device = Device("cpu")
-        # Entered around each op's forward and each backward run (end_float_errors(token)
-        # leaves): NumPy's floating-point warnings from in there point at the user's line.
-        # Plain functions in the instance: called without a bound method, per op.
-        self.float_errors, self.end_float_errors = _float_errors, _end_float_errors
 
     def __reduce__(self):
         # One backend object per device: ops compare backends by identity, so a copy
@@ -92,9 +92,7 @@ class CPUBackend:
         if _EXTOBJ is None:
             _exp_overflow_ok(y, out=y)
         else:  # np.errstate(over="ignore") around the exp, for a fifth of its cost
-            cur = _EXTOBJ.get()
-            quiet = _QUIET_OVERFLOW.get(cur)
-            token = _EXTOBJ.set(quiet if quiet is not None else _quiet_overflow(cur))
+            token = _EXTOBJ.set(_QUIET_OVERFLOW[_EXTOBJ.get()])
             try:
                 np.exp(y, out=y)
             finally:
@@ -405,7 +403,7 @@ _exp_overflow_ok = np.errstate(over="ignore")(np.exp)
 
 # ---- floating-point warnings at the user's line ---------------------------------------
 # NumPy warns from the line that called the ufunc, a line of gpugrad. While gpugrad runs
-# (float_errors), each kind of error that the caller's NumPy setting would warn about is
+# (float_state), each kind of error that the caller's NumPy setting would warn about is
 # switched to NumPy's 'log' mode instead, whose writer warns again, naming the op, from the
 # first frame outside gpugrad and NumPy. The rest of the caller's setting (ignore, raise,
 # a callback of their own) stays as it is, and an errstate inside a kernel still rules there.
@@ -440,23 +438,6 @@ class _Relocated:
 _WRITER = _Relocated()
 
 
-if _EXTOBJ is not None:
-    def _float_errors():
-        cur = _EXTOBJ.get()
-        ours = _RELOCATING.get(cur)
-        return _EXTOBJ.set(ours if ours is not None else _relocating(cur))
-
-    _end_float_errors = _EXTOBJ.reset
-else:
-    def _float_errors():
-        state = np.errstate(**_relocating_modes())
-        state.__enter__()
-        return state
-
-    def _end_float_errors(state):
-        state.__exit__()
-
-
 def _relocating_modes():
     """np.errstate's arguments that turn the current setting's 'warn' into our 'log'
     (none when nothing warns, or when the caller has a callback of their own)."""
@@ -467,26 +448,56 @@ def _relocating_modes():
     return dict({k: "log" if v == "warn" else v for k, v in modes.items()}, call=_WRITER)
 
 
-# The caller's error state -> ours, and -> that with overflow ignored (the sigmoid's exp);
-# ours map to themselves. Kept small: every np.errstate block makes a new state.
-_RELOCATING, _QUIET_OVERFLOW = {}, {}
+class _States(dict):
+    """The caller's error state -> the one to run under, made on first use (when NumPy's
+    current state is the caller's) and kept; the states made map to themselves. Small:
+    every np.errstate block makes a new state."""
 
+    def __init__(self, make):
+        super().__init__()
+        self.make = make
 
-def _remember(cache, cur, state):
-    if len(cache) > 64:
-        cache.clear()
-    cache[cur] = cache[state] = state
-    return state
+    def __missing__(self, cur):
+        if len(self) > 64:
+            self.clear()
+        state = self[cur] = self.make(cur)
+        self[state] = state
+        return state
 
 
 def _relocating(cur):
-    """The error state to run gpugrad under, for the caller's (the current one)."""
     modes = _relocating_modes()
-    return _remember(_RELOCATING, cur, _make_extobj(**modes) if modes else cur)
+    return _make_extobj(**modes) if modes else cur
 
 
-def _quiet_overflow(cur):
-    return _remember(_QUIET_OVERFLOW, cur, _make_extobj(over="ignore"))
+class _Errstate:
+    """float_state without NumPy's context variable: np.errstate, entered and left."""
+
+    @staticmethod
+    def get():
+        return None
+
+    @staticmethod
+    def set(modes):
+        state = np.errstate(**modes)
+        state.__enter__()
+        return state
+
+    @staticmethod
+    def reset(state):
+        state.__exit__()
+
+
+class _CurrentModes:
+    def __getitem__(self, _):
+        return _relocating_modes()
+
+
+if _EXTOBJ is not None:
+    CPUBackend.float_state = (_EXTOBJ, _States(_relocating))
+    _QUIET_OVERFLOW = _States(lambda cur: _make_extobj(over="ignore"))
+else:
+    CPUBackend.float_state = (_Errstate, _CurrentModes())
 
 
 def _per_row(a):
