@@ -96,3 +96,85 @@ def test_blocked_halving_sum_temporaries_stay_small():
     finally:
         tracemalloc.stop()
     assert peak < X.nbytes / 4  # the plain sum's first temporary alone is half of X
+
+
+# ---- a rule taking over a saved array on its last use (Function._take_saved) -------------
+BIG = 300_000  # above the sigmoid's threshold
+
+
+def _sigmoid_grad(x_np, keep=None, retain_graph=False):
+    """x.grad of sigmoid(x) . g, and the output's values after backward; keep picks what
+    the caller holds on to while backward runs."""
+    x = gg.tensor(x_np, requires_grad=True)
+    y = gg.sigmoid(x)
+    held = {"tensor": y, "view": y[1:], "data": y.data, None: None}[keep]
+    want = y.numpy() if keep else None
+    g = gg.tensor(np.linspace(-1, 1, x_np.size, dtype=x_np.dtype).reshape(x_np.shape))
+    y.backward(g, retain_graph=retain_graph)
+    if keep:
+        after = held.numpy() if isinstance(held, gg.Tensor) else np.array(held)
+        np.testing.assert_array_equal(after, want[1:] if keep == "view" else want)
+    return x.grad.numpy()
+
+
+def _reference(x_np):
+    y = 1 / (1 + np.exp(-x_np.astype(np.float64)))
+    g = np.linspace(-1, 1, x_np.size).reshape(x_np.shape)
+    return (1 - y) * y * g
+
+
+@pytest.mark.parametrize("shape", [(BIG,), (600, 500), (3, 200, 500)])
+@pytest.mark.parametrize("keep", [None, "tensor", "view", "data"])
+def test_sigmoid_gradient_is_the_same_whether_or_not_it_takes_the_output(shape, keep):
+    x_np = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    got = _sigmoid_grad(x_np, keep)
+    # the same products in the same order as the allocating kernel: equal to the bit
+    cpu = gg.tensor(0.0)._backend
+    y = cpu.sigmoid_forward(x_np)
+    g = np.linspace(-1, 1, x_np.size, dtype=np.float32).reshape(shape)
+    np.testing.assert_array_equal(got, cpu.sigmoid_backward(y, g))
+    np.testing.assert_allclose(got, _reference(x_np), rtol=1e-5, atol=1e-7)
+
+
+def test_taken_output_cannot_be_read_again():
+    x = gg.tensor(np.ones(BIG, np.float32), requires_grad=True)
+    y = gg.sigmoid(x)
+    z = y.sum()
+    del y  # nothing holds the output: its array is taken
+    z.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        z.backward()
+
+
+def test_retain_graph_keeps_the_output():
+    x = gg.tensor(np.random.default_rng(4).standard_normal(BIG).astype(np.float32),
+                  requires_grad=True)
+    z = gg.sigmoid(x).sum()
+    z.backward(retain_graph=True)
+    first = x.grad.numpy()
+    x.grad = None
+    z.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), first)
+
+
+def test_taking_the_output_saves_an_array_at_the_peak(monkeypatch):
+    from gpugrad.ops import unary
+    x = gg.tensor(np.random.default_rng(5).standard_normal(BIG).astype(np.float32),
+                  requires_grad=True)
+    g = gg.tensor(np.ones(BIG, np.float32))
+    peaks = []
+    for take_min in (BIG + 1, unary._TAKE_MIN):  # not taken, then taken
+        monkeypatch.setattr(unary, "_TAKE_MIN", take_min)
+        y = gg.sigmoid(x)
+        y = y * 1.0  # the sigmoid's output is held by nothing but its node then
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            y.backward(g)
+            peaks.append(tracemalloc.get_traced_memory()[1] - base)
+        finally:
+            tracemalloc.stop()
+        del y
+        x.grad = None
+    allocated, taken = peaks
+    assert allocated - taken > 0.7 * BIG * 4, peaks  # less the blocks' temporary

@@ -101,7 +101,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
     for g in root_grads:
         _mark(seen, g._data)
 
-    prev = _mode.enabled, _mode.arrays
+    prev = _mode.enabled, _mode.arrays, _mode.consume
     # The rules' floating-point warnings at the user's line, as the forwards' (one entry
     # per backend of the roots, usually one).
     entered = []
@@ -109,7 +109,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
         if backend.float_state is not None:
             var, states = backend.float_state
             entered.append((var, var.set(states[var.get()])))
-    _mode.enabled, _mode.arrays = create_graph, arrays
+    _mode.enabled, _mode.arrays, _mode.consume = create_graph, arrays, not retain_graph
     # Anomaly mode (anomaly.py), read once per run: its checks are in the general
     # branch, so it turns the short one off. A rule's own ops (recorded with
     # create_graph) are not checked as forwards: the rule's result is, naming the node.
@@ -268,7 +268,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
         _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen, arrays)
         return results
     finally:
-        _mode.enabled, _mode.arrays = prev
+        _mode.enabled, _mode.arrays, _mode.consume = prev
         for var, token in reversed(entered):
             var.reset(token)
         if check:

@@ -109,6 +109,21 @@ class CPUBackend:
         gx *= gy
         return gx
 
+    def sigmoid_backward_into(self, y, gy):
+        """sigmoid_backward in y's memory (y is not needed after): the same products in
+        the same order, a block of rows at a time, so the temporary stays small."""
+        if y.dtype.char == "e" or y.ndim == 0 or not y.flags.writeable:
+            return self.sigmoid_backward(y, gy)
+        step = max(1, _BLOCK // max(y.size // y.shape[0], 1))
+        t = np.empty_like(y[:step])  # the one temporary
+        for r in range(0, y.shape[0], step):
+            yr = y[r:r + step]
+            tr = t[:len(yr)]
+            np.subtract(1, yr, out=tr)
+            yr *= tr  # (1 - y) y: the same product as sigmoid_backward's
+            yr *= gy[r:r + step]
+        return y
+
     # ---- fused softmax cross-entropy ----------------------------------
     # Shapes: x (N, C, S) with the class axis in the middle (S = 1 for 2-D
     # logits), t (N, S) integer labels, weight (C,) or None. Per row r with
@@ -386,6 +401,7 @@ def bce_grads(xp, x, t, weight, g, need_x, need_t):
 
 
 _F32 = np.dtype(np.float32)
+_BLOCK = 1 << 16  # elements of a temporary that sigmoid_backward_into works through
 # Counts up to which a float of each compute dtype holds every integer (others: none
 # assumed, and the backward scans the labels again).
 _EXACT_COUNT = {"f": 2 ** 24, "d": 2 ** 53}
