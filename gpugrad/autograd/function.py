@@ -134,9 +134,9 @@ class Function:
         out = []
         for i, obj in enumerate(objs):
             if outputs and i in outputs:  # rebuilt on demand, to avoid a node->output cycle
-                j, vc = outputs[i]
+                j = outputs[i]
                 obj = _wrap(values[i], self._out_backend(j), self, j, True)
-                obj._vc = vc
+                obj._vc = next(vc for k, vc, _ in checks if k == i)
             elif obj is not None and not isinstance(obj, Tensor) and self.backend.is_array(obj):
                 obj = _wrap(obj, self.backend)  # a constant
             out.append(obj)
@@ -211,7 +211,7 @@ class Function:
                     values[i] = o._data
                     if outputs is None:
                         outputs = {}
-                    outputs[i] = (j, o._vc)
+                    outputs[i] = j  # which output (its version counter: in checks)
                     checks.append((i, o._vc, o._vc[0]))
                     break
             else:
@@ -237,17 +237,17 @@ class Function:
             obj = objs[0]
             if isinstance(obj, Tensor):
                 vc = obj._vc
-                self._saved = ((obj._data,), [(0, vc, vc[0])], objs, None)
+                self._saved = ((obj._data,), ((0, vc, vc[0]),), objs, None)
             elif obj is t._data:
                 vc = t._vc
-                self._saved = (objs, [(0, vc, vc[0])], objs, {0: (0, vc)})
+                self._saved = (objs, ((0, vc, vc[0]),), objs, _OUT0)
             else:
                 self._saved = (objs, [], objs, None)
             return
         if len(objs) == 2 and objs[0] is None and isinstance(objs[1], Tensor):
             # Mul's, with only its second input needing a gradient (a constant times x)
             vc = objs[1]._vc
-            self._saved = ((None, objs[1]._data), [(1, vc, vc[0])], objs, None)
+            self._saved = ((None, objs[1]._data), ((1, vc, vc[0]),), objs, None)
             return
         values = objs
         checks = []
@@ -264,7 +264,7 @@ class Function:
             elif obj is t._data:
                 if outputs is None:
                     outputs = {}
-                outputs[i] = (0, t._vc)
+                outputs[i] = 0
                 checks.append((i, t._vc, t._vc[0]))
         self._saved = (tuple(values), checks, objs, outputs)
 
@@ -287,8 +287,8 @@ class Function:
                         ctx = _new_object(cls)
                         ctx.needs_input_grad = _TRUE1
                         node = a._node
-                        ctx._next = [(a, -1, a._data.shape) if node is None else
-                                     (node, a._idx, a._data.shape)]
+                        ctx._next = ((a, -1, a._data.shape) if node is None else
+                                     (node, a._idx, a._data.shape),)
             else:
                 b = args[1]
                 ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
@@ -316,7 +316,7 @@ class Function:
                     else:
                         eb = False if tb else None
                     ctx.needs_input_grad = _NIG2[ra][rb]
-                    ctx._next = [ea, eb]
+                    ctx._next = (ea, eb)
             if backend is not None:
                 if rec:
                     ctx.backend = backend
@@ -344,7 +344,7 @@ class Function:
                         if saved:
                             if len(saved) == 1 and saved[0] is out:  # the output alone
                                 ctx._to_save = ()
-                                ctx._saved = (saved, [(0, vc, 0)], saved, {0: (0, vc)})
+                                ctx._saved = (saved, ((0, vc, 0),), saved, _OUT0)
                             else:
                                 ctx._resolve_own(t)
                         return t
@@ -427,6 +427,7 @@ _NIG2 = (((False, False), (False, True)), ((True, False), (True, True)))
 # it off to check that both branches record the same graph.
 _lean = [True]
 _new_tensor = _new_object = object.__new__
+_OUT0 = {0: 0}  # saved value 0 is output 0: shared, never changed
 
 
 def _count_take_refs():
