@@ -272,7 +272,7 @@ class Function:
     def apply(cls, *args):
         """Run forward on args and, when recording, add this op to the graph."""
         n = len(args)
-        if n < 3 and cls._lean and _lean[0]:
+        if 0 < n < 3 and cls._lean and _lean[0]:
             # gpugrad's own ops with one or two arguments: the same node, edges, saved
             # values and output as the generic path below, unrolled. What this branch
             # does not expect (no Tensor first, two devices, an output that is not one
@@ -320,14 +320,14 @@ class Function:
             if backend is not None:
                 if rec:
                     ctx.backend = backend
-                    fs = backend.float_state  # _forward's, inline
+                    fs = backend.float_state  # _forward's, inline (and no *args tuple)
                     if fs is None:
-                        out = cls.forward(ctx, *args)
+                        out = cls.forward(ctx, a) if n == 1 else cls.forward(ctx, a, b)
                     else:
                         var, states = fs
                         token = var.set(states[var.get()])
                         try:
-                            out = cls.forward(ctx, *args)
+                            out = cls.forward(ctx, a) if n == 1 else cls.forward(ctx, a, b)
                         finally:
                             var.reset(token)
                     if type(out) is backend.array_type and out.dtype.kind in "fc":
@@ -354,12 +354,12 @@ class Function:
                 ctx.needs_input_grad = _FALSES[n]
                 fs = backend.float_state
                 if fs is None:
-                    out = cls.forward(ctx, *args)
+                    out = cls.forward(ctx, a) if n == 1 else cls.forward(ctx, a, b)
                 else:
                     var, states = fs
                     token = var.set(states[var.get()])
                     try:
-                        out = cls.forward(ctx, *args)
+                        out = cls.forward(ctx, a) if n == 1 else cls.forward(ctx, a, b)
                     finally:
                         var.reset(token)
                 if type(out) is backend.array_type:
