@@ -86,6 +86,14 @@ def test_blocked_halving_sum_adds_as_the_plain_one(shape, axes, keepdims):
     assert np.array_equal(got, want)
 
 
+def test_float32_sum_over_many_rows_of_nothing():
+    x = gg.tensor(np.ones((300, 0, 2), np.float32), requires_grad=True)
+    y = x.sum(axis=0)  # 300 rows of no columns: the halving sum has nothing to halve
+    assert y.shape == (0, 2) and y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.shape == (300, 0, 2)
+
+
 def test_blocked_halving_sum_temporaries_stay_small():
     X = np.random.default_rng(1).standard_normal((512, 1024)).astype(np.float32)
     tracemalloc.start()

@@ -60,7 +60,6 @@ class CPUBackend:
     def synchronize(self):
         pass
 
-
     def matmul(self, a, b):
         if a.dtype.char == "e" and b.dtype.char == "e":
             # NumPy's float16 product adds without BLAS and loses digits over a long

@@ -157,7 +157,7 @@ def fsum(X, axis=None, keepdims=False):
         rows = 1
         for a in axes:
             rows *= X.shape[a]
-        if rows > _NAIVE_ROWS and axes != (X.ndim - 1,):
+        if rows > _NAIVE_ROWS and axes != (X.ndim - 1,) and X.size:
             return _halving_sum(X, axes, keepdims)
     return X.sum(axis=axis, keepdims=keepdims)
 
