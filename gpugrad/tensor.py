@@ -1,6 +1,7 @@
 """Tensor: a backend array, its device, its gradient and the node that made it."""
 from __future__ import annotations
 
+import operator as _op
 import sys
 import warnings
 import weakref
@@ -9,6 +10,7 @@ import numpy as np
 
 from . import autograd
 from .autograd import _mode, _wrap
+from .autograd.function import _float_run
 from .backends import Device, get_backend
 from .errors import DeviceError, DtypeError, ShapeError
 
@@ -340,6 +342,7 @@ class Tensor:
             node = self._node
             if node._retain is None:
                 node._retain = {}
+                node._plain = False
             node._retain[self._idx] = weakref.ref(self)
 
     def register_hook(self, fn):
@@ -358,6 +361,7 @@ class Tensor:
             node = self._node
             if node._out_hooks is None:
                 node._out_hooks = {}
+                node._plain = False
             hooks = node._out_hooks.setdefault(self._idx, [])
         hooks.append(fn)
         return _Handle(hooks, fn)
@@ -381,8 +385,8 @@ class Tensor:
             if t is float or t is int or (isinstance(o, Tensor) and o._backend is self._backend
                                           and o._data.dtype is self._data.dtype):
                 try:
-                    getattr(self._backend.xp, ufunc)(self._data, o if t is float or t is int
-                                                     else o._data, out=self._data)
+                    _float_run(self._backend, getattr(self._backend.xp, ufunc), self._data,
+                               o if t is float or t is int else o._data, self._data)
                 except ValueError:
                     _inplace_shape_error(name, self, o)
                     raise
@@ -436,7 +440,8 @@ class Tensor:
                 raise DeviceError(f"{name}: expected both tensors on one device, got "
                                   f"{self.device} and {other.device}")
             try:
-                getattr(self._backend.xp, ufunc)(self._data, o, out=self._data)
+                _float_run(self._backend, getattr(self._backend.xp, ufunc), self._data, o,
+                           self._data)
             except ValueError:
                 _inplace_shape_error(name, self, other)
                 raise
@@ -468,28 +473,37 @@ class Tensor:
 
     # ---- operators ---------------------------------------------------------------
     # With a Python number, and nothing to record, these are the ufunc itself: what
-    # operands() and the op's apply would do in that case, without them.
+    # operands() and the op's apply would do in that case, without them. With a Tensor of
+    # the same dtype, the op's apply, as operands() would pass them on.
     def __add__(self, other):
+        if type(other) is Tensor and other._data.dtype is self._data.dtype:
+            return _Add.apply(self, other)
         if (type(other) is float or type(other) is int) and not (self._rg and _mode.enabled):
-            return _unrecorded(self, self._data + other)
+            return _unrecorded(self, _op.add, self._data, other)
         return add(self, other)
 
     def __radd__(self, other):
         if (type(other) is float or type(other) is int) and not (self._rg and _mode.enabled):
-            return _unrecorded(self, other + self._data)
+            return _unrecorded(self, _op.add, other, self._data)
         return add(other, self)
 
-    def __sub__(self, other): return sub(self, other)
+    def __sub__(self, other):
+        if type(other) is Tensor and other._data.dtype is self._data.dtype:
+            return _Sub.apply(self, other)
+        return sub(self, other)
+
     def __rsub__(self, other): return sub(other, self)
 
     def __mul__(self, other):
+        if type(other) is Tensor and other._data.dtype is self._data.dtype:
+            return _Mul.apply(self, other)
         if (type(other) is float or type(other) is int) and not (self._rg and _mode.enabled):
-            return _unrecorded(self, self._data * other)
+            return _unrecorded(self, _op.mul, self._data, other)
         return mul(self, other)
 
     def __rmul__(self, other):
         if (type(other) is float or type(other) is int) and not (self._rg and _mode.enabled):
-            return _unrecorded(self, other * self._data)
+            return _unrecorded(self, _op.mul, other, self._data)
         return mul(other, self)
 
     def __truediv__(self, other): return div(self, other)
@@ -679,10 +693,11 @@ def _numpy_inside(data):
     return False
 
 
-def _unrecorded(t, arr):
-    """The result of an unrecorded op on t's device, as apply would wrap it (NumPy
+def _unrecorded(t, op, a, b):
+    """op(a, b), an unrecorded op on t's device, as apply would run and wrap it (NumPy
     hands 0-d results back as scalars; a tensor always holds an array)."""
     backend = t._backend
+    arr = _float_run(backend, op, a, b)
     if type(arr) is not backend.array_type:
         arr = backend.asarray(arr)
     return _wrap(arr, backend)
@@ -862,4 +877,4 @@ from .ops import (abs, add, argmax, argmin, cast, clamp, clone, cos, div, exp,  
 from . import ops  # noqa: E402
 from .ops import _common  # noqa: E402
 from .ops._common import operands as _operands  # noqa: E402
-from .ops.arith import _compare  # noqa: E402
+from .ops.arith import Add as _Add, Mul as _Mul, Sub as _Sub, _compare  # noqa: E402

@@ -103,8 +103,15 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
     for g in root_grads:
         _mark(seen, g._data)
 
-    prev = _mode.enabled, _mode.arrays
-    _mode.enabled, _mode.arrays = create_graph, arrays
+    prev = _mode.enabled, _mode.arrays, _mode.consume
+    # The rules' floating-point warnings at the user's line, as the forwards' (one entry
+    # per backend of the roots, usually one).
+    entered = []
+    for backend in {r._backend: None for r in roots}:
+        if backend.float_state is not None:
+            var, states = backend.float_state
+            entered.append((var, var.set(states[var.get()])))
+    _mode.enabled, _mode.arrays, _mode.consume = create_graph, arrays, not retain_graph
     # Anomaly mode (anomaly.py), read once per run: its checks are in the general
     # branch, so it turns the short one off. A rule's own ops (recorded with
     # create_graph) are not checked as forwards: the rule's result is, naming the node.
@@ -132,8 +139,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
         plain = arrays and results is None and not check
         while ready:
             node = ready.pop()
-            if plain and node._n_out == 1 and node._out_hooks is None and \
-                    node._retain is None and node._own_rule and node.array_backward:
+            if plain and node._plain:
                 grads = buffers.pop(node, None)
                 nxt = node._next
                 if grads is None:
@@ -264,7 +270,9 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
         _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen, arrays)
         return results
     finally:
-        _mode.enabled, _mode.arrays = prev
+        _mode.enabled, _mode.arrays, _mode.consume = prev
+        for var, token in reversed(entered):
+            var.reset(token)
         if check:
             _mode.check_nan = True
 

@@ -6,10 +6,12 @@ tensors) of its inputs and whatever its forward chose to save.
 from __future__ import annotations
 
 import inspect
+import sys
 import weakref
 
-from ..errors import DeviceError
+from ..errors import DeviceError, ShapeError
 from .grad_mode import _mode
+from .oom import handle_out_of_memory
 
 __all__ = ["Function", "AccumulateGrad", "OPS"]
 
@@ -51,9 +53,16 @@ class Function:
     _retain = None
     _fwd_stack = None  # anomaly mode: the user's stack at the forward call (a str)
     _out_backends = None  # set when an output lives on another device than the inputs
+    _n_out = 1  # outputs; set where there are several
+    # Whether backward()'s short branch may run this node (engine.py): one of gpugrad's
+    # array rules, one output, no hooks or retain_grad. Set per class, cleared per node.
+    _plain = False
     # An op whose output may be a view of its first input shares that
     # input's version counter, so an in-place change through either is seen.
     view_of_input = False
+    # An elementwise op whose array arguments broadcast together: when its forward
+    # raises NumPy's or CuPy's plain ValueError, apply names the op and the shapes.
+    broadcasts = False
 
     # gpugrad's own ops compute on arrays in forward, so grad mode need not be
     # switched off around it; a user's forward may use Tensor arithmetic.
@@ -98,6 +107,7 @@ class Function:
         elif getattr(getattr(inspect.getattr_static(cls, "apply"), "__func__", None),
                      "_refuses", False):
             cls.apply = Function.__dict__["apply"]
+        cls._plain = cls._own_rule and cls.array_backward
 
     @staticmethod
     def forward(ctx, *args):
@@ -140,13 +150,26 @@ class Function:
         out = []
         for i, obj in enumerate(objs):
             if outputs and i in outputs:  # rebuilt on demand, to avoid a node->output cycle
-                j, vc = outputs[i]
+                j = outputs[i]
                 obj = _wrap(values[i], self._out_backend(j), self, j, True)
-                obj._vc = vc
+                obj._vc = next(vc for k, vc, _ in checks if k == i)
             elif obj is not None and not isinstance(obj, Tensor) and self.backend.is_array(obj):
                 obj = _wrap(obj, self.backend)  # a constant
             out.append(obj)
         return tuple(out)
+
+    def _take_saved(self, arr):
+        """Whether a rule may overwrite arr, one of its saved arrays as saved_tensors gave
+        it (and the rule's one local name for it): in a backward run that frees this
+        node's saved values after its rule anyway, when nothing else holds arr (no
+        output Tensor alive, no view of it, no other node's saved values, no user's
+        reference: counted, as the engine's _private does). Then this node's saved
+        values are marked freed first, so that a later read raises the retain_graph
+        error instead of seeing the changed array."""
+        if _mode.consume and arr.base is None and sys.getrefcount(arr) <= _TAKE_REFS:
+            self._saved = _FREED
+            return True
+        return False
 
     # -- graph introspection, with PyTorch's names: what a graph walker (gg.viz) reads --
     def name(self):
@@ -204,7 +227,7 @@ class Function:
                     values[i] = o._data
                     if outputs is None:
                         outputs = {}
-                    outputs[i] = (j, o._vc)
+                    outputs[i] = j  # which output (its version counter: in checks)
                     checks.append((i, o._vc, o._vc[0]))
                     break
             else:
@@ -230,12 +253,17 @@ class Function:
             obj = objs[0]
             if isinstance(obj, Tensor):
                 vc = obj._vc
-                self._saved = ((obj._data,), [(0, vc, vc[0])], objs, None)
+                self._saved = ((obj._data,), ((0, vc, vc[0]),), objs, None)
             elif obj is t._data:
                 vc = t._vc
-                self._saved = (objs, [(0, vc, vc[0])], objs, {0: (0, vc)})
+                self._saved = (objs, ((0, vc, vc[0]),), objs, _OUT0)
             else:
                 self._saved = (objs, [], objs, None)
+            return
+        if len(objs) == 2 and objs[0] is None and isinstance(objs[1], Tensor):
+            # Mul's, with only its second input needing a gradient (a constant times x)
+            vc = objs[1]._vc
+            self._saved = ((None, objs[1]._data), ((1, vc, vc[0]),), objs, None)
             return
         values = objs
         checks = []
@@ -252,65 +280,80 @@ class Function:
             elif obj is t._data:
                 if outputs is None:
                     outputs = {}
-                outputs[i] = (0, t._vc)
+                outputs[i] = 0
                 checks.append((i, t._vc, t._vc[0]))
         self._saved = (tuple(values), checks, objs, outputs)
 
     @classmethod
     def apply(cls, *args):
         """Run forward on args and, when recording, add this op to the graph."""
-        n = len(args)
-        if n < 3 and cls._lean and _lean[0]:
-            # gpugrad's own ops with one or two arguments: the same node, edges, saved
-            # values and output as the generic path below, unrolled. What this branch
-            # does not expect (no Tensor first, two devices, an output that is not one
-            # float array) goes on to the generic path or _wrap_outputs, which raise.
-            a = args[0]
-            backend = None
-            if n == 1:
-                if isinstance(a, Tensor):
-                    backend = a._backend
-                    rec = a._rg and _mode.enabled
-                    if rec:
-                        ctx = cls.__new__(cls)
-                        ctx.needs_input_grad = _TRUE1
-                        node = a._node
-                        ctx._next = [(a, -1, a._data.shape) if node is None else
-                                     (node, a._idx, a._data.shape)]
-            else:
-                b = args[1]
-                ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
-                if ta:
-                    backend = a._backend
-                    if tb and b._backend is not backend:
-                        backend = None  # the generic path raises
-                elif tb:
-                    backend = b._backend
-                ra = ta and a._rg
-                rb = tb and b._rg
-                rec = (ra or rb) and _mode.enabled
-                if rec and backend is not None:
-                    ctx = cls.__new__(cls)
-                    if ra:
-                        node = a._node
-                        ea = (a, -1, a._data.shape) if node is None else \
-                            (node, a._idx, a._data.shape)
-                    else:
-                        ea = False if ta else None
-                    if rb:
-                        node = b._node
-                        eb = (b, -1, b._data.shape) if node is None else \
-                            (node, b._idx, b._data.shape)
-                    else:
-                        eb = False if tb else None
-                    ctx.needs_input_grad = _NIG2[ra][rb]
-                    ctx._next = [ea, eb]
-            if backend is not None:
-                if rec:
+        try:
+            n = len(args)
+            if 0 < n < 3 and cls._lean and _lean[0]:
+                # gpugrad's own ops with one or two arguments: the same node, edges, saved
+                # values and output as the generic path below, unrolled. What this branch
+                # does not expect (no Tensor first, two devices, an output that is not one
+                # float array) goes on to the generic path or _wrap_outputs, which raise.
+                a = args[0]
+                backend = None
+                if n == 1:
+                    if isinstance(a, Tensor):
+                        backend = a._backend
+                        rec = a._rg and _mode.enabled
+                        if rec:
+                            ctx = _new_object(cls)
+                            ctx.needs_input_grad = _TRUE1
+                            node = a._node
+                            ctx._next = ((a, -1, a._data.shape) if node is None else
+                                         (node, a._idx, a._data.shape),)
+                else:
+                    b = args[1]
+                    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+                    if ta:
+                        backend = a._backend
+                        if tb and b._backend is not backend:
+                            backend = None  # the generic path raises
+                    elif tb:
+                        backend = b._backend
+                    ra = ta and a._rg
+                    rb = tb and b._rg
+                    rec = (ra or rb) and _mode.enabled
+                    if rec and backend is not None:
+                        ctx = _new_object(cls)
+                        if ra:
+                            node = a._node
+                            ea = (a, -1, a._data.shape) if node is None else \
+                                (node, a._idx, a._data.shape)
+                        else:
+                            ea = False if ta else None
+                        if rb:
+                            node = b._node
+                            eb = (b, -1, b._data.shape) if node is None else \
+                                (node, b._idx, b._data.shape)
+                        else:
+                            eb = False if tb else None
+                        ctx.needs_input_grad = _NIG2[ra][rb]
+                        ctx._next = (ea, eb)
+                if backend is not None:
+                    if not rec:
+                        ctx = _new_object(cls)
+                        ctx.needs_input_grad = _FALSES[n]
                     ctx.backend = backend
-                    out = cls.forward(ctx, *args)
+                    fs = backend.float_state  # _forward's, inline (and no *args tuple)
+                    if fs is None:
+                        out = cls.forward(ctx, a) if n == 1 else cls.forward(ctx, a, b)
+                    else:
+                        var, states = fs
+                        token = var.set(states[var.get()])
+                        try:
+                            out = cls.forward(ctx, a) if n == 1 else cls.forward(ctx, a, b)
+                        finally:
+                            var.reset(token)
+                    if not rec:
+                        if type(out) is backend.array_type:
+                            return _wrap(out, backend)
+                        return _wrap_outputs(out, backend, None, args, cls)
                     if type(out) is backend.array_type and out.dtype.kind in "fc":
-                        ctx._n_out = 1
                         t = _new_tensor(Tensor)  # _wrap(out, backend, ctx, 0, True), inline
                         t._data = out
                         t._backend = backend
@@ -318,86 +361,98 @@ class Function:
                         t._idx = 0
                         t._rg = True
                         t._grad = None
-                        t._vc = [0, False]
+                        t._vc = vc = [0, False]
                         t._hooks = None
-                        if ctx._to_save:
-                            ctx._resolve_own(t)
+                        saved = ctx._to_save
+                        if saved:
+                            if len(saved) == 1 and saved[0] is out:  # the output alone
+                                ctx._to_save = ()
+                                ctx._saved = (saved, ((0, vc, 0),), saved, _OUT0)
+                            else:
+                                ctx._resolve_own(t)
                         return t
                     return _wrap_outputs(out, backend, ctx, args, cls)
-                ctx = cls.__new__(cls)
-                ctx.backend = backend
-                ctx.needs_input_grad = _FALSES[n]
-                out = cls.forward(ctx, *args)
-                if type(out) is backend.array_type:
+            if _mode.anomaly:  # anomaly.py turns the lean branch off while it is on
+                return _anomaly_apply(cls, args)
+            # One pass over the arguments: their device, and the graph edges of those
+            # that require grad (used only if this call records).
+            backend = None
+            nig = []
+            edges = []
+            requires = False
+            for a in args:
+                if isinstance(a, Tensor):
+                    if backend is None:
+                        backend = a._backend
+                    elif a._backend is not backend:
+                        raise DeviceError(
+                            f"{cls.__name__}: expected all tensors on the same device, got "
+                            f"{backend.device} and {a._backend.device}; move one with .to()")
+                    if a._rg:
+                        requires = True
+                        nig.append(True)
+                        node = a._node
+                        edges.append((a, -1, a._data.shape) if node is None else
+                                     (node, a._idx, a._data.shape))
+                        continue
+                    edges.append(False)  # a Tensor without gradient (None: no Tensor)
+                else:
+                    edges.append(None)
+                nig.append(False)
+            if backend is None:
+                raise TypeError(f"{cls.__name__}: got no Tensor argument to take a device from")
+            ctx = cls.__new__(cls)
+            ctx.backend = backend
+            enabled = _mode.enabled
+            if not (requires and enabled):
+                # Nothing to record: no edges, no saved values, no output node.
+                n = len(args)
+                ctx.needs_input_grad = _FALSES[n] if n < len(_FALSES) else (False,) * n
+                out = _forward(cls, ctx, args, backend, enabled and not cls._array_forward)
+                if type(out) is backend.array_type and not cls.view_of_input:
                     return _wrap(out, backend)
                 return _wrap_outputs(out, backend, None, args, cls)
-        if _mode.anomaly:  # anomaly.py turns the lean branch off while it is on
-            return _anomaly_apply(cls, args)
-        # One pass over the arguments: their device, and the graph edges of those
-        # that require grad (used only if this call records).
-        backend = None
-        nig = []
-        edges = []
-        requires = False
-        for a in args:
-            if isinstance(a, Tensor):
-                if backend is None:
-                    backend = a._backend
-                elif a._backend is not backend:
-                    raise DeviceError(
-                        f"{cls.__name__}: expected all tensors on the same device, got "
-                        f"{backend.device} and {a._backend.device}; move one with .to()")
-                if a._rg:
-                    requires = True
-                    nig.append(True)
-                    node = a._node
-                    edges.append((a, -1, a._data.shape) if node is None else
-                                 (node, a._idx, a._data.shape))
-                    continue
-                edges.append(False)  # a Tensor without gradient (None: no Tensor)
-            else:
-                edges.append(None)
-            nig.append(False)
-        if backend is None:
-            raise TypeError(f"{cls.__name__}: got no Tensor argument to take a device from")
-        ctx = cls.__new__(cls)
-        ctx.backend = backend
-        enabled = _mode.enabled
-        if not (requires and enabled):
-            # Nothing to record: no edges, no saved values, no output node.
-            n = len(args)
-            ctx.needs_input_grad = _FALSES[n] if n < len(_FALSES) else (False,) * n
-            if enabled and not cls._array_forward:
-                _mode.enabled = False
-                try:
-                    out = cls.forward(ctx, *args)
-                finally:
-                    _mode.enabled = True
-            else:
-                out = cls.forward(ctx, *args)
-            if type(out) is backend.array_type and not cls.view_of_input:
-                return _wrap(out, backend)
-            return _wrap_outputs(out, backend, None, args, cls)
-        ctx.needs_input_grad = tuple(nig)
-        ctx._next = edges
-        if not cls._own_rule:  # for _user_grads: the dtypes a user's rule must return
-            ctx._in_dtypes = [a._data.dtype if isinstance(a, Tensor) else None for a in args]
-        if cls._array_forward:
-            out = cls.forward(ctx, *args)
-        else:
-            _mode.enabled = False
-            try:
-                out = cls.forward(ctx, *args)
-            finally:
-                _mode.enabled = True
-        if type(out) is backend.array_type and cls._array_forward and not cls.view_of_input \
-                and out.dtype.kind in "fc":
-            ctx._n_out = 1
-            t = _wrap(out, backend, ctx, 0, True)
-            if ctx._to_save:
-                ctx._resolve_saved(args, (t,))
-            return t
-        return _wrap_outputs(out, backend, ctx, args, cls)
+            ctx.needs_input_grad = tuple(nig)
+            ctx._next = edges
+            if not cls._own_rule:  # for _user_grads: the dtypes a user's rule must return
+                ctx._in_dtypes = [a._data.dtype if isinstance(a, Tensor) else None for a in args]
+            out = _forward(cls, ctx, args, backend, not cls._array_forward)
+            if type(out) is backend.array_type and cls._array_forward and not cls.view_of_input \
+                    and out.dtype.kind in "fc":
+                t = _wrap(out, backend, ctx, 0, True)
+                if ctx._to_save:
+                    ctx._resolve_saved(args, (t,))
+                return t
+            return _wrap_outputs(out, backend, ctx, args, cls)
+        except ValueError as e:  # NumPy's or CuPy's own words, without the op: name it
+            if type(e) is ValueError and cls.broadcasts:
+                _shape_failure(cls, args)
+            raise
+        except MemoryError as e:  # oom.py: name the op, free its temporaries
+            handle_out_of_memory(e)
+            raise
+
+
+def _shape_failure(cls, args):
+    """Raise a ShapeError naming the op if args do not broadcast together: apply's
+    failure path for NumPy's and CuPy's ValueErrors, which name no op."""
+    name = "".join("_" + c.lower() if c.isupper() else c for c in cls.__name__).lstrip("_")
+    broadcast_error(name, *args)
+
+
+def broadcast_error(op, *xs):
+    """Raise a ShapeError naming op and the shapes if xs (Tensors, arrays; numbers
+    and None are passed over) do not
+    broadcast together; return otherwise. For failure paths only: checking first would
+    cost every call that succeeds."""
+    shapes = [tuple(x.shape) for x in xs if hasattr(x, "shape")]
+    n = max(map(len, shapes), default=0)
+    for d in range(1, n + 1):
+        sizes = {s[-d] for s in shapes if len(s) >= d} - {1}
+        if len(sizes) > 1:
+            a, b = sorted(sizes)[:2]
+            raise ShapeError(f"{op}: shapes {' and '.join(map(str, shapes))} do not broadcast: "
+                             f"sizes {a} and {b} at dimension {-d}") from None
 
 
 def _not_static(names):
@@ -417,7 +472,51 @@ _NIG2 = (((False, False), (False, True)), ((True, False), (True, True)))
 # Whether gpugrad's own ops take apply's lean branch; tests/test_engine_paths.py turns
 # it off to check that both branches record the same graph.
 _lean = [True]
-_new_tensor = object.__new__
+_new_tensor = _new_object = object.__new__
+_OUT0 = {0: 0}  # saved value 0 is output 0: shared, never changed
+
+
+def _count_take_refs():
+    """What sys.getrefcount reports, inside _take_saved, for a saved array held by the
+    saved values and the rule's local name alone. Measured, not assumed: interpreters
+    differ (3.14 borrows stack references)."""
+    class Probe:
+        base = None
+
+    def take(arr):
+        return sys.getrefcount(arr)
+
+    values = (Probe(),)  # the node's saved values
+    (y,) = values  # the rule's local name
+    return take(y)
+
+
+_TAKE_REFS = _count_take_refs()
+
+
+def _forward(cls, ctx, args, backend, grad_off):
+    """cls.forward under the backend's float_state, with recording off if grad_off (a
+    user's forward may use Tensor ops)."""
+    if grad_off:
+        _mode.enabled = False
+        try:
+            return _float_run(backend, cls.forward, ctx, *args)
+        finally:
+            _mode.enabled = True
+    return _float_run(backend, cls.forward, ctx, *args)
+
+
+def _float_run(backend, fn, *args):
+    """fn(*args) with the backend's float_state entered (see backends/__init__.py)."""
+    fs = backend.float_state
+    if fs is None:
+        return fn(*args)
+    var, states = fs
+    token = var.set(states[var.get()])
+    try:
+        return fn(*args)
+    finally:
+        var.reset(token)
 
 
 def _anomaly_apply(cls, args):
@@ -531,6 +630,8 @@ def _wrap_outputs(out, backend, node, args, cls):
         res.append(t)
     if rg:
         node._n_out = len(res)
+        if len(res) != 1:
+            node._plain = False
         if len(res) > 1:
             node._out_meta = [(t.shape, t.dtype) for t in res]
         if any(t._backend is not backend for t in res):

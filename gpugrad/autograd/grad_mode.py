@@ -15,6 +15,9 @@ __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
 class _Mode(threading.local):
     enabled = True
     arrays = False  # a backward pass that records nothing is running array rules
+    # a backward pass frees each node's saved values once its rule has run (no
+    # retain_graph): a rule may then take over a saved array (Function._take_saved)
+    consume = False
     anomaly = False  # anomaly mode (anomaly.py): record forward stacks, check for NaN/inf
     check_nan = True
 

@@ -96,6 +96,11 @@ def get_backend(spec=None):
     if backend is None:
         module, attr = _FACTORIES[dev.type]
         backend = getattr(importlib.import_module(module), attr)(dev.index)
+        if not hasattr(backend, "float_state"):
+            # Optional: (var, states), a context variable set to states[var.get()] while an
+            # op's forward or a backward run is under way (cpu.py's keeps NumPy's warnings
+            # at the user's line); a library that warns about nothing needs none.
+            backend.float_state = None
         _backends[dev] = backend
     return backend
 

@@ -6,15 +6,29 @@ allows (in-place ufuncs with `out=` instead of temporaries).
 """
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
 import numpy as np
 
 from . import Device, get_backend
+
+try:  # NumPy's error state is this context variable: setting it is quicker than errstate
+    from numpy._core._ufunc_config import _extobj_contextvar as _EXTOBJ
+    from numpy._core.umath import _make_extobj
+except ImportError:  # another NumPy: np.errstate does the same, more slowly
+    _EXTOBJ = None
 
 
 class CPUBackend:
     name = "cpu"
     xp = np
     array_type = np.ndarray
+    # (var, states): while an op's forward or a backward run is under way, var is set to
+    # states[var.get()] (backends/__init__.py). Here NumPy's error state, so that its
+    # floating-point warnings point at the user's line (see _Relocated below).
+    float_state = None  # set below
 
     def __init__(self):
         self.device = Device("cpu")
@@ -74,7 +88,14 @@ class CPUBackend:
         y = -x
         if type(y) is not np.ndarray:  # a 0-d x gives a scalar; out= needs an array
             y = np.asarray(y)
-        _exp_overflow_ok(y, out=y)
+        if _EXTOBJ is None:
+            _exp_overflow_ok(y, out=y)
+        else:  # np.errstate(over="ignore") around the exp, for a fifth of its cost
+            token = _EXTOBJ.set(_QUIET_OVERFLOW[_EXTOBJ.get()])
+            try:
+                np.exp(y, out=y)
+            finally:
+                _EXTOBJ.reset(token)
         y += 1
         np.reciprocal(y, out=y)
         return y
@@ -86,6 +107,21 @@ class CPUBackend:
         gx *= y
         gx *= gy
         return gx
+
+    def sigmoid_backward_into(self, y, gy):
+        """sigmoid_backward in y's memory (y is not needed after): the same products in
+        the same order, a block of rows at a time, so the temporary stays small."""
+        if y.dtype.char == "e" or y.ndim == 0 or not y.flags.writeable:
+            return self.sigmoid_backward(y, gy)
+        step = max(1, _BLOCK // max(y.size // y.shape[0], 1))
+        t = np.empty_like(y[:step])  # the one temporary
+        for r in range(0, y.shape[0], step):
+            yr = y[r:r + step]
+            tr = t[:len(yr)]
+            np.subtract(1, yr, out=tr)
+            yr *= tr  # (1 - y) y: the same product as sigmoid_backward's
+            yr *= gy[r:r + step]
+        return y
 
     # ---- fused softmax cross-entropy ----------------------------------
     # Shapes: x (N, C, S) with the class axis in the middle (S = 1 for 2-D
@@ -364,6 +400,7 @@ def bce_grads(xp, x, t, weight, g, need_x, need_t):
 
 
 _F32 = np.dtype(np.float32)
+_BLOCK = 1 << 16  # elements of a temporary that sigmoid_backward_into works through
 # Counts up to which a float of each compute dtype holds every integer (others: none
 # assumed, and the backward scans the labels again).
 _EXACT_COUNT = {"f": 2 ** 24, "d": 2 ** 53}
@@ -377,6 +414,105 @@ def _label_index(rows, tt):
 # np.errstate as a decorator costs a third less per call than a `with` block
 # (no instance to build and enter), and it is as thread-safe.
 _exp_overflow_ok = np.errstate(over="ignore")(np.exp)
+
+
+# ---- floating-point warnings at the user's line ---------------------------------------
+# NumPy warns from the line that called the ufunc, a line of gpugrad. While gpugrad runs
+# (float_state), each kind of error that the caller's NumPy setting would warn about is
+# switched to NumPy's 'log' mode instead, whose writer warns again, naming the op, from the
+# first frame outside gpugrad and NumPy. The rest of the caller's setting (ignore, raise,
+# a callback of their own) stays as it is, and an errstate inside a kernel still rules there.
+_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_NUMPY = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
+
+
+class _Relocated:
+    """The writer of NumPy's 'log' mode, given 'Warning: <what> encountered in <ufunc>'."""
+
+    def write(self, msg):
+        text = msg.strip()
+        if text.startswith("Warning: "):
+            text = text[9:]
+        frame, level, name, outer = sys._getframe(1), 2, None, None
+        while frame is not None and frame.f_code.co_filename.startswith((_PKG, _NUMPY)):
+            code = frame.f_code
+            if code.co_filename.startswith(_PKG):
+                outer = code.co_name
+                if name is None and code.co_name in ("forward", "backward"):
+                    ctx = frame.f_locals.get("ctx")
+                    if ctx is not None:  # a node: the op's name, or its node's in backward
+                        op = type(ctx).__name__
+                        name = op + "Backward" if code.co_name == "backward" else "".join(
+                            "_" + c.lower() if c.isupper() else c for c in op).lstrip("_")
+            frame, level = frame.f_back, level + 1
+        if name is None and outer is not None:  # no node: the function the user called
+            name = outer.strip("_")
+        warnings.warn(f"{name}: {text}" if name else text, RuntimeWarning, stacklevel=level)
+
+
+_WRITER = _Relocated()
+
+
+def _relocating_modes():
+    """np.errstate's arguments that turn the current setting's 'warn' into our 'log'
+    (none when nothing warns, or when the caller has a callback of their own)."""
+    modes = np.geterr()
+    call = np.geterrcall()
+    if "warn" not in modes.values() or (call is not None and call is not _WRITER):
+        return {}
+    return dict({k: "log" if v == "warn" else v for k, v in modes.items()}, call=_WRITER)
+
+
+class _States(dict):
+    """The caller's error state -> the one to run under, made on first use (when NumPy's
+    current state is the caller's) and kept; the states made map to themselves. Small:
+    every np.errstate block makes a new state."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, cur):
+        if len(self) > 64:
+            self.clear()
+        state = self[cur] = self.make(cur)
+        self[state] = state
+        return state
+
+
+def _relocating(cur):
+    modes = _relocating_modes()
+    return _make_extobj(**modes) if modes else cur
+
+
+class _Errstate:
+    """float_state without NumPy's context variable: np.errstate, entered and left."""
+
+    @staticmethod
+    def get():
+        return None
+
+    @staticmethod
+    def set(modes):
+        state = np.errstate(**modes)
+        state.__enter__()
+        return state
+
+    @staticmethod
+    def reset(state):
+        state.__exit__()
+
+
+class _CurrentModes:
+    def __getitem__(self, _):
+        return _relocating_modes()
+
+
+if _EXTOBJ is not None:
+    CPUBackend.float_state = (_EXTOBJ, _States(_relocating))
+    _QUIET_OVERFLOW = _States(lambda cur: _make_extobj(over="ignore"))
+else:
+    CPUBackend.float_state = (_Errstate, _CurrentModes())
 
 
 def _per_row(a):

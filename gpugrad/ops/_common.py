@@ -4,6 +4,7 @@ from __future__ import annotations
 import numbers
 
 from ..autograd import _wrap
+from ..autograd.function import broadcast_error  # noqa: F401 (for the ops)
 from ..errors import DeviceError, DtypeError, ShapeError
 from ..tensor import Tensor
 
@@ -121,22 +122,6 @@ def _operand(op, x, like):
     return as_tensor(x, like, op)
 
 
-def broadcast_error(op, *xs):
-    """Raise a ShapeError naming op and the shapes if xs (Tensors, arrays, numbers) do not
-    broadcast together; return otherwise. For the failure path of an op whose array code
-    raised NumPy's ValueError: checking first would cost every call that succeeds."""
-    shapes = [tuple(shape_of(x)) for x in xs if x is not None]
-    n = len(shapes[0]) if shapes else 0
-    for s in shapes:
-        n = len(s) if len(s) > n else n
-    for d in range(1, n + 1):
-        sizes = {s[-d] for s in shapes if len(s) >= d} - {1}
-        if len(sizes) > 1:
-            a, b = sorted(sizes)[:2]
-            raise ShapeError(f"{op}: shapes {' and '.join(map(str, shapes))} do not broadcast: "
-                             f"sizes {a} and {b} at dimension {-d}") from None
-
-
 def broadcasts_to(small, big):
     """Whether shape small broadcasts to shape big without growing it."""
     return len(small) <= len(big) and all(s == 1 or s == b for s, b in
@@ -174,7 +159,7 @@ def fsum(X, axis=None, keepdims=False):
         rows = 1
         for a in axes:
             rows *= X.shape[a]
-        if rows > _NAIVE_ROWS and axes != (X.ndim - 1,):
+        if rows > _NAIVE_ROWS and axes != (X.ndim - 1,) and X.size:
             return _halving_sum(X, axes, keepdims)
     return X.sum(axis=axis, keepdims=keepdims)
 
@@ -184,21 +169,48 @@ _NAIVE_ROWS = 256  # up to here NumPy's row-by-row float32 sum stays within a fe
 
 def _halving_sum(X, axes, keepdims):
     """Sum over axes by adding halves: log2(rows) passes, each over half the last one's
-    rows, so rounding grows with log(rows) instead of rows."""
+    rows, so rounding grows with log(rows) instead of rows. A block of columns at a
+    time, halved in place after the first pass: the temporaries stay near _BLOCK
+    elements (a bias gradient's were half of it), the sums are the same."""
     kept = [a for a in range(X.ndim) if a not in axes]
     shape = [X.shape[a] for a in kept]
-    Y = X.transpose(list(axes) + kept).reshape([-1] + shape)
-    n = Y.shape[0]
-    while n > 8:
-        h = n // 2
-        top = Y[:h] + Y[h:2 * h]
-        if n % 2:
-            top[0] += Y[n - 1]
-        Y, n = top, h
-    s = Y[:n].sum(axis=0)
+    Y = X.transpose(list(axes) + kept).reshape(-1, _prod(shape))
+    n, m = Y.shape
+    k = n
+    while k > 8:
+        k //= 2
+    last = Y[:k].copy()  # the k rows left of each block, summed over at the end
+    step = max(1, _BLOCK // max(n // 2, 1))
+    for c in range(0, m, step):
+        B, r = Y[:, c:c + step], n
+        if r > 8:
+            h = r // 2
+            B = B[:h] + B[h:2 * h]
+            if r % 2:
+                B[0] += Y[r - 1, c:c + step]
+            r = h
+            while r > 8:
+                h = r // 2
+                B[:h] += B[h:2 * h]
+                if r % 2:
+                    B[0] += B[r - 1]
+                r = h
+        last[:, c:c + step] = B[:k]
+    s = last.sum(axis=0)
+    s = s.reshape(shape)
     if keepdims:
         s = s.reshape([1 if a in axes else X.shape[a] for a in range(X.ndim)])
     return s
+
+
+_BLOCK = 1 << 16
+
+
+def _prod(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
 def fmean(X, axes, keepdims):

@@ -15,6 +15,8 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "maximum", "minim
 
 
 class Add(Function):
+    broadcasts = True
+
     @staticmethod
     def forward(ctx, a, b):
         A = a._data if isinstance(a, Tensor) else a
@@ -31,6 +33,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    broadcasts = True
+
     @staticmethod
     def forward(ctx, a, b):
         return arr(a) - arr(b)
@@ -43,6 +47,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    broadcasts = True
+
     @staticmethod
     def forward(ctx, a, b):
         A = a._data if isinstance(a, Tensor) else a
@@ -70,6 +76,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    broadcasts = True
+
     @staticmethod
     def forward(ctx, a, b):
         na, nb = ctx.needs_input_grad
@@ -101,6 +109,8 @@ class Neg(Function):
 
 
 class Pow(Function):
+    broadcasts = True
+
     @staticmethod
     def forward(ctx, a, b):
         na, nb = ctx.needs_input_grad
@@ -204,6 +214,7 @@ class _Pick(Function):
     """maximum/minimum, with PyTorch's gradients: each side gets g where it is picked,
     half of it at ties, and 0 where the other side is picked; where a NaN makes the
     comparisons false, both get all of it."""
+    broadcasts = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -249,6 +260,7 @@ class Clamp(Function):
     The gradients are PyTorch's: x gets it where lo <= x <= hi (the bounds included),
     lo where x < lo < hi, hi where x > hi or hi < lo (then every output is hi).
     """
+    broadcasts = True
 
     @staticmethod
     def forward(ctx, x, lo, hi):
@@ -280,6 +292,8 @@ class Clamp(Function):
 
 
 class Where(Function):
+    broadcasts = True
+
     @staticmethod
     def forward(ctx, cond, a, b):
         ctx.save_for_backward(cond)
@@ -300,41 +314,25 @@ class Where(Function):
 def add(a, b):
     """a + b, broadcasting."""
     a, b = operands("add", a, b)
-    try:
-        return Add.apply(a, b)
-    except ValueError:
-        broadcast_error("add", a, b)
-        raise
+    return Add.apply(a, b)
 
 
 def sub(a, b):
     """a - b, broadcasting."""
     a, b = operands("sub", a, b)
-    try:
-        return Sub.apply(a, b)
-    except ValueError:
-        broadcast_error("sub", a, b)
-        raise
+    return Sub.apply(a, b)
 
 
 def mul(a, b):
     """a * b, broadcasting."""
     a, b = operands("mul", a, b)
-    try:
-        return Mul.apply(a, b)
-    except ValueError:
-        broadcast_error("mul", a, b)
-        raise
+    return Mul.apply(a, b)
 
 
 def div(a, b):
     """a / b, broadcasting (true division)."""
     a, b = operands("div", a, b)
-    try:
-        return Div.apply(a, b)
-    except ValueError:
-        broadcast_error("div", a, b)
-        raise
+    return Div.apply(a, b)
 
 
 def neg(a):
@@ -397,21 +395,13 @@ def matmul(a, b):
 def maximum(a, b):
     """Elementwise larger of a and b; ties split the gradient evenly."""
     a, b = operands("maximum", a, b)
-    try:
-        return Maximum.apply(a, b)
-    except ValueError:
-        broadcast_error("maximum", a, b)
-        raise
+    return Maximum.apply(a, b)
 
 
 def minimum(a, b):
     """Elementwise smaller of a and b; ties split the gradient evenly."""
     a, b = operands("minimum", a, b)
-    try:
-        return Minimum.apply(a, b)
-    except ValueError:
-        broadcast_error("minimum", a, b)
-        raise
+    return Minimum.apply(a, b)
 
 
 def where(cond, a, b):
@@ -443,11 +433,7 @@ def where(cond, a, b):
     for v, t, name in ((a, b, "a"), (b, a, "b")):
         if type(v) is int and isinstance(t, Tensor):
             _fits("where", v, t, t.dtype, name)
-    try:
-        return Where.apply(cond, a, b)
-    except ValueError:
-        broadcast_error("where", cond, a, b)
-        raise
+    return Where.apply(cond, a, b)
 
 
 _PYTHON_NUMBERS = {bool, int, float}
@@ -498,11 +484,7 @@ def clamp(x, min=None, max=None):
             _fits("clamp", v, x, dt, name)
     x, lo, hi = (t.to(dtype=dt) if isinstance(t, Tensor) and t.dtype != dt else t
                  for t in (x, lo, hi))
-    try:
-        return Clamp.apply(x, lo, hi)
-    except ValueError:
-        broadcast_error("clamp", x, lo, hi)
-        raise
+    return Clamp.apply(x, lo, hi)
 
 
 clip = clamp

@@ -115,7 +115,19 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
+        # A large y that nothing else holds, on its last use: the gradient takes its
+        # memory (one array less at the peak, and none to allocate), where the backend can.
+        if not isinstance(y, Tensor) and y.size >= _TAKE_MIN:
+            into = getattr(ctx.backend, "sigmoid_backward_into", None)
+            if into is not None and ctx._take_saved(y):
+                return into(y, g)
         return _sigmoid_backward(ctx, y, g)
+
+
+# Elements from which taking y pays: at 100 000 float32 elements the allocating kernel was
+# quicker (taking: 1.13-1.27x its time, the freed block comes back hot), at 512 x 1024
+# taking was (0.58-0.72x: a block that size is a fresh mapping, faulted in page by page).
+_TAKE_MIN = 1 << 18
 
 
 class SigmoidBackward(Function):
