@@ -711,9 +711,14 @@ _NP_NAMES = {"absolute": "abs", "fabs": "abs", "negative": "neg", "amax": "max",
              "amin": "min", "true_divide": "div", "concat": "cat", "dot": "matmul",
              "add.reduce": "sum", "maximum.reduce": "max", "minimum.reduce": "min"}
 _NP_SEQUENCES = {"concatenate", "cat", "stack"}  # their first argument: the tensors
+_UFUNC_OPS = {}  # np.multiply -> gg.mul, ...: filled once ops is imported (end of file)
 
 
 def _numpy_ufunc(ufunc, method, inputs, kwargs):
+    if not kwargs and method == "__call__":  # array <op> t, the common case: straight on
+        fn = _UFUNC_OPS.get(ufunc)
+        if fn is not None and len(inputs) == 2:
+            return fn(*inputs)
     name = ufunc.__name__
     if method == "__call__" and len(inputs) == 2 and (name in _NP_OPERATORS or
                                                        name in _NP_COMPARE):
@@ -878,3 +883,6 @@ from . import ops  # noqa: E402
 from .ops import _common  # noqa: E402
 from .ops._common import operands as _operands  # noqa: E402
 from .ops.arith import Add as _Add, Mul as _Mul, Sub as _Sub, _compare  # noqa: E402
+_UFUNC_OPS.update({getattr(np, k): getattr(ops, v) for k, v in _NP_OPERATORS.items()})
+_UFUNC_OPS.update({getattr(np, k): (lambda op: lambda a, b: _compare(op, a, b))(v)
+                   for k, v in _NP_COMPARE.items()})
