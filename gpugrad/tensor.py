@@ -709,7 +709,8 @@ _NP_COMPARE = {"less": "lt", "less_equal": "le", "greater": "gt", "greater_equal
                "equal": "eq", "not_equal": "ne"}
 _NP_NAMES = {"absolute": "abs", "fabs": "abs", "negative": "neg", "amax": "max",
              "amin": "min", "true_divide": "div", "concat": "cat", "dot": "matmul",
-             "add.reduce": "sum", "maximum.reduce": "max", "minimum.reduce": "min"}
+             "add.reduce": "sum", "maximum.reduce": "max", "minimum.reduce": "min",
+             "multiply": "mul", "subtract": "sub", "divide": "div", "power": "pow"}
 _NP_SEQUENCES = {"concatenate", "cat", "stack"}  # their first argument: the tensors
 _UFUNC_OPS = {}  # np.multiply -> gg.mul, ...: filled once ops is imported (end of file)
 
@@ -726,12 +727,22 @@ def _numpy_ufunc(ufunc, method, inputs, kwargs):
         if not kwargs:
             if out is None:
                 if name in _NP_COMPARE:
-                    return _compare(_NP_COMPARE[name], *inputs)
+                    return _compare_weak(_NP_COMPARE[name], *inputs)
                 return getattr(ops, _NP_OPERATORS[name])(*inputs)
             if len(out) == 1 and out[0] is inputs[0] and not isinstance(out[0], Tensor) \
                     and name != "matmul" and name in _NP_OPERATORS:
                 return _into_array(name, out[0], inputs[1])
     raise TypeError(_numpy_refusal(name if method == "__call__" else f"{name}.{method}"))
+
+
+def _compare_weak(op, a, b):
+    """A comparison reached through NumPy: NumPy hands a scalar on the left
+    (np.float64(2) < t) over as a 0-d array; a scalar again, weak as in t > np.float64(2)."""
+    if type(a) is np.ndarray and a.ndim == 0:
+        a = a.item()
+    if type(b) is np.ndarray and b.ndim == 0:
+        b = b.item()
+    return _compare(op, a, b)
 
 
 def _into_array(name, arr, t):
@@ -823,6 +834,11 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
     elif backend.is_array(data):
         arr = data.astype(dtype or data.dtype, copy=True)
     else:
+        if isinstance(data, (list, tuple)):  # gg.tensor(t.max(0)): values and indices
+            kinds = {t.dtype for t in data if isinstance(t, Tensor)}
+            if len(kinds) > 1:
+                raise DtypeError(f"tensor: the {type(data).__name__} holds tensors of dtypes "
+                                 f"{sorted(map(str, kinds))}; cast them to one dtype first")
         try:
             host = np.array(data, dtype=dtype, copy=True)
         except ValueError as e:  # ragged lists, strings for numbers: NumPy's words, no op
@@ -884,5 +900,5 @@ from .ops import _common  # noqa: E402
 from .ops._common import operands as _operands  # noqa: E402
 from .ops.arith import Add as _Add, Mul as _Mul, Sub as _Sub, _compare  # noqa: E402
 _UFUNC_OPS.update({getattr(np, k): getattr(ops, v) for k, v in _NP_OPERATORS.items()})
-_UFUNC_OPS.update({getattr(np, k): (lambda op: lambda a, b: _compare(op, a, b))(v)
+_UFUNC_OPS.update({getattr(np, k): (lambda op: lambda a, b: _compare_weak(op, a, b))(v)
                    for k, v in _NP_COMPARE.items()})

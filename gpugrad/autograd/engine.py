@@ -511,7 +511,13 @@ def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays, arr
                         not _overlapping(old._data):
                     # In place, as PyTorch's AccumulateGrad: a reference to .grad taken
                     # before this backward sees the sum, and nothing is allocated.
-                    old._data += g._data
+                    try:
+                        old._data += g._data
+                    except ValueError:  # .data replaced by one of another shape
+                        raise ShapeError(
+                            f"backward: the .grad of a leaf of shape {tuple(leaf.shape)} has "
+                            f"shape {tuple(old.shape)} (its .data was replaced by one of "
+                            "another shape?); set .grad = None first") from None
                     old._vc[0] += 1
                     continue
         # A .grad must own its memory, so in-place use is safe: copy unless it is

@@ -101,7 +101,8 @@ class Function:
         # (forward(self, ctx, x)) would take ctx for self. Refused at apply, as the
         # class may be fixed by a subclass before it is used.
         plain = [n for n in ("forward", "backward")
-                 if not isinstance(inspect.getattr_static(cls, n), staticmethod)]
+                 if not isinstance(inspect.getattr_static(cls, n),
+                                  (staticmethod, classmethod))]
         if plain:
             cls.apply = classmethod(_not_static(plain))
         elif getattr(getattr(inspect.getattr_static(cls, "apply"), "__func__", None),

@@ -353,7 +353,8 @@ def pow(a, b):
     try:
         return Pow.apply(a, b)
     except ValueError as e:
-        broadcast_error("pow", a, b)
+        if type(e) is not ValueError:  # apply's ShapeError, a DeviceError: already clear
+            raise
         # NumPy's "Integers to negative integer powers are not allowed", without the op
         raise ValueError(f"pow: {e} (a base of {_kind(a)} and an exponent of "
                          f"{_kind(b)})") from None

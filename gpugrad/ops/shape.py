@@ -444,7 +444,8 @@ def index_put(x, index, value):
         raise IndexError(f"setitem: {e} (a tensor of shape {tuple(x.shape)})") from None
     except ValueError as e:  # mostly a value that does not broadcast to x[index]
         # (NaN into an int tensor is another ValueError: NumPy's words say which)
-        raise (ShapeError if "broadcast" in str(e) else ValueError)(
+        raise (ShapeError if "broadcast" in str(e) or "input values" in str(e)
+               else ValueError)(
             f"setitem: value of shape {tuple(getattr(value, 'shape', ()))} does not fit the "
             f"indexed part of a tensor of shape {tuple(x.shape)}: {e}") from None
 
