@@ -471,6 +471,39 @@ class Tensor:
     def __setitem__(self, index, value):
         self._inplace("__setitem__", index_put, index, value)
 
+    # PyTorch's in-place methods, for the loops people write by hand
+    # (`p.add_(p.grad, alpha=-lr)`, `w.grad.zero_()`): the operators' rules and checks.
+    def add_(self, other, *, alpha=1):
+        """self += alpha * other, in place (PyTorch's add_)."""
+        return self._inplace("add_", add, other if alpha == 1 else mul(other, alpha),
+                             ufunc="add")
+
+    def sub_(self, other, *, alpha=1):
+        """self -= alpha * other, in place (PyTorch's sub_)."""
+        return self._inplace("sub_", sub, other if alpha == 1 else mul(other, alpha),
+                             ufunc="subtract")
+
+    def mul_(self, other):
+        """self *= other, in place."""
+        return self._inplace("mul_", mul, other, ufunc="multiply")
+
+    def div_(self, other):
+        """self /= other, in place."""
+        return self._inplace("div_", div, other, ufunc="true_divide")
+
+    def fill_(self, value):
+        """Every element set to value, in place; recorded, the gradient through it is 0."""
+        if isinstance(value, Tensor):
+            if value._data.size != 1:
+                raise ShapeError(f"fill_: the value must be a number or a one-element "
+                                 f"tensor, got shape {tuple(value.shape)}")
+            value = value.item()
+        return self._inplace("fill_", _filled, value)
+
+    def zero_(self):
+        """Every element set to 0, in place (`w.grad.zero_()`)."""
+        return self.fill_(0)
+
     # ---- operators ---------------------------------------------------------------
     # With a Python number, and nothing to record, these are the ufunc itself: what
     # operands() and the op's apply would do in that case, without them. With a Tensor of
@@ -801,6 +834,19 @@ def _check_inplace_result(name, res, t):
                          f"{t.dtype} tensor of shape {tuple(t.shape)} in place")
 
 
+def _filled(t, value):
+    """A constant of t's shape, dtype and device holding value (fill_'s result)."""
+    xp = t._backend.xp
+    try:
+        arr = xp.full(t._data.shape, value, dtype=t._data.dtype)
+    except (OverflowError, ValueError, TypeError) as e:
+        raise DtypeError(f"fill_: cannot fill a {t.dtype} tensor with {value!r}: {e}") from None
+    const = _wrap(arr, t._backend)
+    if t._rg and _mode.enabled:  # recorded: still requires grad, with a zero gradient
+        return where(_wrap(xp.zeros(t._data.shape, dtype=bool), t._backend), t, const)
+    return const
+
+
 def _inplace_shape_error(name, t, other):
     """ShapeError naming the in-place op when other does not broadcast to t's shape
     (NumPy's ufunc raised ValueError); returns if it does (another ValueError)."""
@@ -894,7 +940,8 @@ autograd.Tensor = Tensor
 from .ops import (abs, add, argmax, argmin, cast, clamp, clone, cos, div, exp,  # noqa: E402
                   flatten, getitem, index_put, log, log_softmax, logsumexp, matmul, max, mean,
                   min, mul, neg, norm, permute, pow, relu, reshape, sigmoid, sin, softmax,
-                  sqrt, squeeze, std, sub, sum, tanh, to_device, transpose, unsqueeze, var)
+                  sqrt, squeeze, std, sub, sum, tanh, to_device, transpose, unsqueeze, var,
+                  where)
 from . import ops  # noqa: E402
 from .ops import _common  # noqa: E402
 from .ops._common import operands as _operands  # noqa: E402

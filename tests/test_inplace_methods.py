@@ -1,0 +1,86 @@
+"""PyTorch's in-place methods (add_, sub_, mul_, div_, fill_, zero_): the values, versions,
+gradients and refusals of the operators they stand for, compared with torch."""
+import numpy as np
+import pytest
+
+import gpugrad as gg
+
+torch = pytest.importorskip("torch")
+
+
+def pair(a, requires_grad=False):
+    return (gg.tensor(a, requires_grad=requires_grad),
+            torch.tensor(a, requires_grad=requires_grad))
+
+
+@pytest.mark.parametrize("call", [
+    lambda t, o: t.add_(o), lambda t, o: t.add_(o, alpha=-0.25), lambda t, o: t.sub_(o),
+    lambda t, o: t.sub_(o, alpha=3), lambda t, o: t.mul_(o), lambda t, o: t.div_(o),
+    lambda t, o: t.fill_(2.5), lambda t, o: t.zero_(), lambda t, o: t.mul_(2).add_(o),
+])
+def test_values_and_version_as_torch(call):
+    a = np.array([[1.5, -2.0, 3.0], [0.5, 4.0, -1.0]], np.float32)
+    o = np.array([0.5, -1.5, 2.0], np.float32)
+    (g, t), (go, to) = pair(a), pair(o)
+    v = g._vc[0]
+    r = call(g, go)
+    call(t, to)
+    assert r is g
+    assert g._vc[0] > v
+    np.testing.assert_array_equal(g.numpy(), t.numpy())
+
+
+def test_the_update_a_hand_written_loop_makes():
+    a = np.array([1.0, -2.0, 3.0], np.float32)
+    (w, tw) = pair(a, requires_grad=True)
+    for x, lib in ((w, gg), (tw, torch)):
+        (x * x).sum().backward()
+        with lib.no_grad():
+            x.add_(x.grad, alpha=-0.1)
+        x.grad.zero_()
+    np.testing.assert_array_equal(w.detach().numpy(), tw.detach().numpy())
+    np.testing.assert_array_equal(w.grad.numpy(), np.zeros(3, np.float32))
+
+
+@pytest.mark.parametrize("method", ["zero_", "fill_"])
+def test_recorded_fill_passes_a_zero_gradient_as_torch(method):
+    args = () if method == "zero_" else (7.0,)
+    out = []
+    for lib, mk in ((gg, gg.tensor), (torch, torch.tensor)):
+        x = mk([1.0, 2.0, 3.0], requires_grad=True)
+        h = x * 2
+        getattr(h, method)(*args)
+        assert h.requires_grad
+        (h * 3 + x * x).sum().backward()
+        out.append((h.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+
+
+def test_recorded_add_alpha_gradient_as_torch():
+    out = []
+    for lib, mk in ((gg, gg.tensor), (torch, torch.tensor)):
+        x = mk([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        y = mk([3.0, -1.0], dtype=lib.float64, requires_grad=True)
+        h = x * 1.0
+        h.add_(y * y, alpha=0.5)
+        h.sub_(x, alpha=2)
+        (h * h).sum().backward()
+        out.append((x.grad.numpy(), y.grad.numpy()))
+    for a, b in zip(*out):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_refusals_name_the_method():
+    w = gg.tensor([1.0, 2.0], requires_grad=True)
+    for call in (lambda: w.zero_(), lambda: w.add_(1.0), lambda: w.fill_(3)):
+        with pytest.raises(RuntimeError, match=r"_: a leaf tensor that requires grad"):
+            call()
+    x = gg.ones(2, 3)
+    with pytest.raises(gg.errors.ShapeError, match=r"fill_: .*shape \(2,\)"):
+        x.fill_(gg.ones(2))
+    with pytest.raises(RuntimeError, match=r"add_"):
+        x.add_(gg.ones(4))
+    with pytest.raises(TypeError, match=r"add_"):
+        x.add_(gg.ones(3), 2)  # alpha is keyword-only, as in torch
+    np.testing.assert_array_equal(x.numpy(), np.ones((2, 3), np.float32))
