@@ -417,5 +417,10 @@ def _label_index(rows, ca, tt):
 _exp_overflow_ok = np.errstate(over="ignore")(np.exp)
 
 
+def _per_row(a):
+    """A per-row value, (N,) or (N, S), broadcast over classes; a 0-d one as it is."""
+    return a[:, None] if a.ndim else a
+
+
 def make(index):
     return CPUBackend()
