@@ -217,7 +217,7 @@ class CPUBackend:
         shape = x.shape
         N, C, S = shape
         # Rows first: no reduction here, and the gradient comes out in the logits' layout.
-        x, t, ca, rows = self._layout(x, t, cdt, False)
+        x, t, ca, _ = self._layout(x, t, cdt, False)
         # (2, N, 1[, S]): each row's m and l, ready to broadcast over its classes
         stat = stat.astype(cdt, copy=False).reshape((2,) + t.shape)
         g = g.astype(cdt, copy=False)
@@ -243,11 +243,13 @@ class CPUBackend:
         else:
             hot = scale * (1 - eps) if eps else scale  # x * 1 is x: no pass
         a = hot + scale * (eps / C * (C if weight is None else weight.sum())) if eps else hot
-        gx = x - stat[0]
+        gx = np.subtract(x, stat[0], order="C")  # C order for the flat index below
         gx -= stat[1]
         np.exp(gx, out=gx)
         gx *= a
-        gx[_label_index(rows, ca, tt)] -= hot
+        # Through the flat index: NumPy's read-modify-write by one index array costs
+        # about 2 µs less than by two (64 rows).
+        gx.reshape(-1)[_label_flat(N, C, S, tt)] -= hot
         if eps:
             smooth = scale * (eps / C)
             gx -= smooth if weight is None else smooth * weight.reshape((C,) + (1,) * (x.ndim - 2))
@@ -404,6 +406,16 @@ def _unsigned(dtype):
     if u is None:
         u = _UNSIGNED[dtype] = np.dtype(dtype.str.replace("i", "u"))
     return u
+
+
+def _label_flat(N, C, S, tt):
+    """The flat position of each position's label logit in a C-contiguous (N, C, S),
+    from labels tt of shape (N, 1) (S = 1) or (N, 1, S)."""
+    if S == 1:
+        return tt + np.arange(0, N * C, C)[:, None]
+    # tt * S in the index type: small label types (uint8) would wrap
+    return tt.astype(np.intp) * S + (np.arange(0, N * C * S, C * S)[:, None, None] +
+                                     np.arange(S))
 
 
 def _label_index(rows, ca, tt):

@@ -114,3 +114,44 @@ def test_public_op_matches_torch(C, kw):
     np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-15)
     # what a graph walker sees: logits and labels, and the weight where there is one
     assert len(loss.grad_fn.next_functions) == 2 + ("weight" in kw)
+
+
+@pytest.mark.parametrize("C", [10, FEW + 8])
+@pytest.mark.parametrize("S", [1, 3])
+def test_non_contiguous_logits(C, S):
+    """Logits that are a transposed view: the kernels' copies, views and flat label
+    index must follow the logical layout, not the memory order."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    raw = rng.standard_normal((S, C, 9))
+    t = rng.integers(0, C, (9, S))
+    perm = (2, 1, 0)
+    gx = gg.tensor(raw, requires_grad=True)
+    logits = gx.permute(*perm) if S > 1 else gx.reshape(C, 9).T
+    assert not logits.data.flags.c_contiguous
+    labels = t if S > 1 else t[:, 0]
+    loss = gg.softmax_cross_entropy(logits, gg.tensor(labels))
+    loss.backward()
+    tx = torch.tensor(raw, requires_grad=True)
+    tlog = tx.permute(*perm) if S > 1 else tx.reshape(C, 9).T
+    tl = torch.nn.functional.cross_entropy(tlog, torch.tensor(labels))
+    tl.backward()
+    np.testing.assert_allclose(loss.numpy(), tl.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.int64])
+def test_small_label_types_index_far_positions(dtype):
+    """uint8 labels with 300 positions per row: label * S + s is past 255."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, 300))
+    t = rng.integers(0, 3, (2, 300)).astype(dtype)
+    gx = gg.tensor(x, requires_grad=True)
+    loss = gg.softmax_cross_entropy(gx, gg.tensor(t), reduction="sum")
+    loss.backward()
+    tx = torch.tensor(x, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(tx, torch.tensor(t.astype(np.int64)), reduction="sum")
+    tl.backward()
+    np.testing.assert_allclose(loss.numpy(), tl.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-15)
