@@ -136,10 +136,9 @@ class CPUBackend:
 
     @staticmethod
     def _layout(x, t, cdt, classes_first):
-        """(x, t, ca, rows): the logits in the compute dtype with the classes along
-        axis ca, the labels as one value per position with a length-1 class axis (so
-        that every per-position value broadcasts over the classes), and the index
-        arrays of the other axes (_label_index puts the labels between them).
+        """(x, t, ca): the logits in the compute dtype with the classes along axis ca,
+        and the labels as one value per position with a length-1 class axis (so that
+        every per-position value broadcasts over the classes).
 
         Rows first: views, (N, C) when there is one position per row (S = 1, the
         usual case: NumPy reduces and gathers faster over (N, C) than over (N, C, 1)),
@@ -152,11 +151,11 @@ class CPUBackend:
         if classes_first:
             xc = np.empty((C, N * S), cdt)
             np.copyto(xc.reshape(C, N, S), x.transpose(1, 0, 2))
-            return xc, t.reshape(1, N * S), 0, (np.arange(N * S),)
+            return xc, t.reshape(1, N * S), 0
         x = x.astype(cdt, copy=False)
         if S == 1:
-            return x.reshape(N, C), t.reshape(N, 1), 1, (np.arange(N)[:, None],)
-        return x, t.reshape(N, 1, S), 1, (np.arange(N)[:, None, None], np.arange(S))
+            return x.reshape(N, C), t.reshape(N, 1), 1
+        return x, t.reshape(N, 1, S), 1
 
     def softmax_cross_entropy_forward(self, x, t, weight, ignore_index,
                                       label_smoothing, reduction):
@@ -170,7 +169,7 @@ class CPUBackend:
         shape = (N, C) if S == 1 else (N, C, S)
         # Few classes: summed in order along the class axis (at most _FEW_CLASSES - 1
         # roundings), where the rows-first sum is NumPy's pairwise one.
-        x, t, ca, rows = self._layout(x, t, cdt, C <= _FEW_CLASSES)
+        x, t, ca = self._layout(x, t, cdt, C <= _FEW_CLASSES)
         valid, tt, w_t = self._targets(x, ca, t, weight, ignore_index, shape)
         stat = np.empty((2,) + t.shape, cdt)
         m, logsum = stat[0], stat[1]  # views: filled in place, returned without a copy
@@ -180,7 +179,7 @@ class CPUBackend:
             if weight is not None:
                 e_w = e * weight.reshape((C,) + (1,) * (x.ndim - ca - 1))
             we = np.add.reduce(e if weight is None else e_w, axis=ca, keepdims=True)
-        xt = x[_label_index(rows, ca, tt)]
+        xt = x[_label_index(N, S, ca, tt)]
         xt -= m
         np.exp(e, out=e)
         np.log(np.add.reduce(e, axis=ca, keepdims=True), out=logsum)
@@ -217,7 +216,7 @@ class CPUBackend:
         shape = x.shape
         N, C, S = shape
         # Rows first: no reduction here, and the gradient comes out in the logits' layout.
-        x, t, ca, _ = self._layout(x, t, cdt, False)
+        x, t, ca = self._layout(x, t, cdt, False)
         # (2, N, 1[, S]): each row's m and l, ready to broadcast over its classes
         stat = stat.astype(cdt, copy=False).reshape((2,) + t.shape)
         g = g.astype(cdt, copy=False)
@@ -418,10 +417,14 @@ def _label_flat(N, C, S, tt):
                                      np.arange(S))
 
 
-def _label_index(rows, ca, tt):
-    """The fancy index of each position's label logit: _layout's rows, the labels
-    (tt) at the class axis ca."""
-    return rows[:ca] + (tt,) + rows[ca:]
+def _label_index(N, S, ca, tt):
+    """The fancy index of each position's label logit in _layout's x (classes on axis
+    ca), from its labels tt."""
+    if ca == 0:
+        return tt, np.arange(N * S)
+    if S == 1:
+        return np.arange(N)[:, None], tt
+    return np.arange(N)[:, None, None], tt, np.arange(S)
 
 
 # np.errstate as a decorator costs a third less per call than a `with` block
