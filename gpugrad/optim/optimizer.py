@@ -142,16 +142,16 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        with no_grad():
-            for group in self.param_groups:
-                self._step_group(group)
+        for group in self.param_groups:
+            self._step_group(group)
         return loss
 
     def _step_group(self, group) -> None:
-        """The update of every parameter of group that has a gradient, under no_grad."""
-        for p in group["params"]:
-            if p.grad is not None:  # as in PyTorch: no gradient, no update, no state
-                self._step_one(group, p)
+        """The update of every parameter of group that has a gradient."""
+        with no_grad():
+            for p in group["params"]:
+                if p.grad is not None:  # as in PyTorch: no gradient, no update, no state
+                    self._step_one(group, p)
 
     def _step_one(self, group, p) -> None:
         """The update of parameter p (which has a gradient), under no_grad."""

@@ -1,6 +1,7 @@
 """Stochastic gradient descent, PyTorch's torch.optim.SGD."""
 from __future__ import annotations
 
+from ..autograd import no_grad
 from . import _arrays
 from ._kernels import FIRST, MAXIMIZE, MOMENTUM, NESTEROV
 from .optimizer import _CHUNK_BYTES, Optimizer, _array_module, _fused, _nonneg, _real
@@ -31,7 +32,8 @@ class SGD(Optimizer):
         slice of Optimizer._run, on a backend without fused kernels (the host), is
         `p += g * (-lr)` on the arrays: the general update's two roundings (lr rounded
         to p's dtype, then the product, then the sum) without its per-parameter set-up,
-        the group's options read once. Everything else takes the general update."""
+        the group's options read once, and without no_grad (2 µs), since nothing here
+        is a Tensor op. Everything else takes the general update."""
         if group["momentum"] != 0 or group["weight_decay"] != 0 or group["maximize"]:
             return super()._step_group(group)
         neg_lr = -group["lr"]
@@ -48,7 +50,8 @@ class SGD(Optimizer):
                 a += g.data * scale
                 p.data = a  # bumps the version counter, as Optimizer._step_one does
             else:
-                self._step_one(group, p)
+                with no_grad():  # as Optimizer._step_group runs it
+                    self._step_one(group, p)
 
     def _update(self, group, p, g, state):
         flags = MAXIMIZE if group["maximize"] else 0
