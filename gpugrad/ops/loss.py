@@ -120,11 +120,18 @@ def _positions(shape):
     return math.prod(shape[2:])
 
 
+# softmax_cross_entropy's defaults: (ignore_index, label_smoothing, reduction)
+_DEFAULT_OPTS = (-100, 0.0, "mean")
+
+
 class SoftmaxCrossEntropy(Function):
-    """Cross-entropy against integer labels, fused (see the backends for the formulas)."""
+    """Cross-entropy against integer labels, fused (see the backends for the formulas).
+
+    Called with the logits and labels alone when weight and options are the defaults:
+    with two arguments the op records through apply's lean branch."""
 
     @staticmethod
-    def forward(ctx, x, t, weight, opts):
+    def forward(ctx, x, t, weight=None, opts=_DEFAULT_OPTS):
         X, T = x._data, t._data
         W = None if weight is None else weight._data
         loss, stat, den = ctx.backend.softmax_cross_entropy_forward(
@@ -144,7 +151,7 @@ class SoftmaxCrossEntropy(Function):
             gx = SoftmaxCrossEntropyBackward.apply(x, g, t, weight, stat, den, ctx.opts)
         else:
             gx = _sce_backward(ctx.backend, x, g, t, weight, stat, den, ctx.opts)
-        return gx, None, None, None
+        return (gx, None, None, None)[:len(ctx.needs_input_grad)]  # one per argument
 
 
 def _sce_backward(backend, X, G, T, W, stat, den, opts):
@@ -334,9 +341,12 @@ def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduct
                              "pass weight.detach()")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    if not isinstance(ignore_index, numbers.Integral) or isinstance(ignore_index, bool):
+    # `type(...) is`: the common case without the slower ABC checks
+    if type(ignore_index) is not int and (not isinstance(ignore_index, numbers.Integral) or
+                                          isinstance(ignore_index, bool)):
         raise TypeError(f"{op}: ignore_index must be an int, got {ignore_index!r}")
-    if not isinstance(label_smoothing, numbers.Real) or not 0.0 <= label_smoothing <= 1.0:
+    if (type(label_smoothing) is not float and not isinstance(label_smoothing, numbers.Real)) \
+            or not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be a number in [0, 1], got "
                          f"{label_smoothing!r}")
     if probs:
@@ -347,6 +357,8 @@ def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduct
         return SoftmaxCrossEntropyProbs.apply(logits, target, weight,
                                               (float(label_smoothing), reduction))
     opts = (int(ignore_index), float(label_smoothing), reduction)
+    if weight is None and opts == _DEFAULT_OPTS:
+        return SoftmaxCrossEntropy.apply(logits, target)
     return SoftmaxCrossEntropy.apply(logits, target, weight, opts)
 
 

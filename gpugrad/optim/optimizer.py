@@ -153,12 +153,16 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        with no_grad():
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is not None:  # as in PyTorch: no gradient, no update, no state
-                        self._step_one(group, p)
+        for group in self.param_groups:
+            self._step_group(group)
         return loss
+
+    def _step_group(self, group) -> None:
+        """The update of every parameter of group that has a gradient."""
+        with no_grad():
+            for p in group["params"]:
+                if p.grad is not None:  # as in PyTorch: no gradient, no update, no state
+                    self._step_one(group, p)
 
     def _step_one(self, group, p) -> None:
         """The update of parameter p (which has a gradient), under no_grad."""
@@ -207,10 +211,18 @@ class Optimizer:
             # numbers are the same to the bit, and scratch is one slice, not a parameter.
             n = _CHUNK_BYTES // a.itemsize
             flat = [None if s is None else s.reshape(-1) for s in (a, g, *state_arrays)]
+            slices = {}  # scratch buffer k of one slice, looked up once per parameter
+
+            def buf(k):
+                s = slices.get(k)
+                if s is None:
+                    s = slices[k] = self._buffer(xp, flat[0][:n], k)
+                return s[:size]  # the slice's own length (the last one may be shorter)
+
             for lo in range(0, a.size, n):
                 part = [None if s is None else s[lo:lo + n] for s in flat]
-                array_step(xp, part[0], part[1], scalars, flags, tuple(part[2:]),
-                           lambda k, like=part[0]: self._buffer(xp, like, k))
+                size = part[0].size
+                array_step(xp, part[0], part[1], scalars, flags, tuple(part[2:]), buf)
             return
         array_step(xp, a, g, scalars, flags, state_arrays, lambda k: self._buffer(xp, a, k))
 

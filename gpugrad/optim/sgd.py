@@ -1,6 +1,7 @@
 """Stochastic gradient descent, PyTorch's torch.optim.SGD."""
 from __future__ import annotations
 
+from ..autograd import no_grad
 from . import _arrays
 from ._kernels import FIRST, MAXIMIZE, MOMENTUM, NESTEROV
 from .optimizer import _CHUNK_BYTES, Optimizer, _array_module, _fused, _nonneg, _real
@@ -26,19 +27,31 @@ class SGD(Optimizer):
                              f"(got momentum={group['momentum']!r}, "
                              f"dampening={group['dampening']!r})")
 
-    def _step_one(self, group, p):
+    def _step_group(self, group):
         """Plain SGD (no momentum, weight decay or maximize) of a parameter that fits one
         slice of Optimizer._run, on a backend without fused kernels (the host), is
         `p += g * (-lr)` on the arrays: the general update's two roundings (lr rounded
-        to p's dtype, then the product, then the sum) without its per-parameter set-up.
-        Everything else takes the general update."""
-        a = p.data
-        if not (group["momentum"] != 0 or group["weight_decay"] != 0 or group["maximize"]) \
-                and a.size <= _CHUNK_BYTES // a.itemsize and not _fused(_array_module(p, a)):
-            a += p.grad.data * a.dtype.type(-group["lr"])
-            p.data = a  # bumps the version counter, as Optimizer._step_one does
-        else:
-            super()._step_one(group, p)
+        to p's dtype, then the product, then the sum) without its per-parameter set-up,
+        the group's options read once, and without no_grad (2 µs), since nothing here
+        is a Tensor op. Everything else takes the general update."""
+        if group["momentum"] != 0 or group["weight_decay"] != 0 or group["maximize"]:
+            return super()._step_group(group)
+        neg_lr = -group["lr"]
+        dtype = scale = None
+        for p in group["params"]:
+            g = p.grad
+            if g is None:  # as in PyTorch: no gradient, no update, no state
+                continue
+            a = p.data
+            if a.nbytes <= _CHUNK_BYTES and not _fused(_array_module(p, a)):
+                if a.dtype is not dtype:  # -lr in p's dtype, once per dtype in a row
+                    dtype = a.dtype
+                    scale = dtype.type(neg_lr)
+                a += g.data * scale
+                p.data = a  # bumps the version counter, as Optimizer._step_one does
+            else:
+                with no_grad():  # as Optimizer._step_group runs it
+                    self._step_one(group, p)
 
     def _update(self, group, p, g, state):
         flags = MAXIMIZE if group["maximize"] else 0
