@@ -568,10 +568,5 @@ else:
     CPUBackend.float_state = (_Errstate, _CurrentModes())
 
 
-def _per_row(a):
-    """A per-row value, (N,) or (N, S), broadcast over classes; a 0-d one as it is."""
-    return a[:, None] if a.ndim else a
-
-
 def make(index):
     return CPUBackend()
