@@ -1086,12 +1086,14 @@ def test_walking_next_functions_reaches_every_leaf(device, rng):
     x = rand(rng, (5, 3), device, requires_grad=False)
     loss = gg.softmax_cross_entropy(gg.tanh(x @ W1) @ W2, gg.tensor([0, 1, 1, 0, 1],
                                                                      device=device))
-    leaves, seen, stack = [], set(), [loss.grad_fn]
+    # seen keeps the nodes alive: an AccumulateGrad node is made on access, and a dead
+    # one's id may be reused by the next, which would then be skipped.
+    leaves, seen, stack = [], {}, [loss.grad_fn]
     while stack:
         n = stack.pop()
         if id(n) in seen:
             continue
-        seen.add(id(n))
+        seen[id(n)] = n
         if n.name() == "AccumulateGrad":
             leaves.append(n.variable)
         stack.extend(m for m, _ in n.next_functions if m is not None)
