@@ -1,6 +1,7 @@
 """Tensor: a backend array, its device, its gradient and the node that made it."""
 from __future__ import annotations
 
+import math
 import operator as _op
 import sys
 import warnings
@@ -475,13 +476,11 @@ class Tensor:
     # (`p.add_(p.grad, alpha=-lr)`, `w.grad.zero_()`): the operators' rules and checks.
     def add_(self, other, *, alpha=1):
         """self += alpha * other, in place (PyTorch's add_)."""
-        return self._inplace("add_", add, other if alpha == 1 else mul(other, alpha),
-                             ufunc="add")
+        return self._inplace("add_", add, _scaled("add_", other, alpha), ufunc="add")
 
     def sub_(self, other, *, alpha=1):
         """self -= alpha * other, in place (PyTorch's sub_)."""
-        return self._inplace("sub_", sub, other if alpha == 1 else mul(other, alpha),
-                             ufunc="subtract")
+        return self._inplace("sub_", sub, _scaled("sub_", other, alpha), ufunc="subtract")
 
     def mul_(self, other):
         """self *= other, in place."""
@@ -497,6 +496,8 @@ class Tensor:
             if value._data.size != 1:
                 raise ShapeError(f"fill_: the value must be a number or a one-element "
                                  f"tensor, got shape {tuple(value.shape)}")
+            if value._rg and _mode.enabled:  # its gradient is the sum of self's
+                return self._inplace("fill_", _filled_by, value)
             value = value.item()
         return self._inplace("fill_", _filled, value)
 
@@ -834,9 +835,34 @@ def _check_inplace_result(name, res, t):
                          f"{t.dtype} tensor of shape {tuple(t.shape)} in place")
 
 
+def _scaled(name, other, alpha):
+    """alpha * other for add_/sub_ (a bool alpha refused, as torch does for floats)."""
+    if isinstance(alpha, bool):
+        raise TypeError(f"{name}: alpha must be a number, got the bool {alpha!r}")
+    if alpha == 1:
+        return other
+    if isinstance(other, Tensor):
+        return mul(other, alpha)
+    return other * alpha
+
+
+def _filled_by(t, v):
+    """fill_ with a one-element tensor that requires grad: v's gradient is the sum of t's."""
+    xp = t._backend.xp
+    return where(_wrap(xp.zeros(t._data.shape, dtype=bool), t._backend), t,
+                 v.reshape(()).to(dtype=t.dtype))
+
+
 def _filled(t, value):
     """A constant of t's shape, dtype and device holding value (fill_'s result)."""
     xp = t._backend.xp
+    dt = np.dtype(t._data.dtype)
+    if isinstance(value, float) and not isinstance(value, bool):
+        if dt.kind in "iu" and not (math.isfinite(value) and
+                                    np.iinfo(dt).min <= value < np.iinfo(dt).max + 1):
+            raise DtypeError(f"fill_: {value!r} cannot be converted to {dt} without overflow")
+        if dt.kind == "f" and math.isfinite(value) and math.fabs(value) > float(np.finfo(dt).max):
+            raise DtypeError(f"fill_: {value!r} cannot be converted to {dt} without overflow")
     try:
         arr = xp.full(t._data.shape, value, dtype=t._data.dtype)
     except (OverflowError, ValueError, TypeError) as e:

@@ -186,8 +186,10 @@ def linear(input, weight, bias=None):
                              f"{weight.dtype}; cast one with .to(dtype)")
         out_shape = tuple(input.shape[:-1]) + (weight.shape[0],)
         try:
-            np.broadcast_shapes(tuple(bias.shape), out_shape)
+            fits = np.broadcast_shapes(tuple(bias.shape), out_shape) == out_shape
         except ValueError:
+            fits = False
+        if not fits:
             raise ShapeError(f"linear: bias of shape {tuple(bias.shape)} does not broadcast "
                              f"to the output's shape {out_shape} (expected bias "
                              "(out_features,))") from None

@@ -152,8 +152,9 @@ class LRScheduler:
 
 
 def _milestones(milestones):
-    """Epochs >= 0 in non-decreasing order (one listed k times applies gamma**k): a float
-    or negative one never equals an epoch, so it would silently never fire."""
+    """Epochs >= 0 in any order, as torch counts them (one listed k times applies
+    gamma**k): a float or negative one never equals an epoch, so it would silently never
+    fire."""
     try:
         ms = list(milestones)
     except TypeError:
@@ -163,10 +164,6 @@ def _milestones(milestones):
         if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 0:
             raise ValueError(f"MultiStepLR: milestones must be epochs (ints >= 0), got "
                              f"{m!r} at index {i} of {ms}")
-    for i in range(1, len(ms)):
-        if ms[i] < ms[i - 1]:
-            raise ValueError(f"MultiStepLR: milestones must be increasing, got {ms} "
-                             f"({ms[i]} after {ms[i - 1]})")
     return [int(m) for m in ms]
 
 

@@ -169,6 +169,10 @@ class Optimizer:
         state = self.state.get(p)
         if state is None:  # kept only if the update makes some (not SGD's)
             state = {}
+        for key, s in state.items():  # stale state: before _update advances 'step'
+            if key != "step" and isinstance(s, Tensor) and (
+                    s.data.dtype != p.data.dtype or type(s.data) is not type(p.data)):
+                raise self._stale_state(p, s.data)
         self._update(group, p, p.grad.data, state)
         if state:
             self.state[p] = state
@@ -195,8 +199,6 @@ class Optimizer:
         for s in state_arrays:
             if s is None:
                 continue
-            if s.dtype != a.dtype or type(s) is not type(a):
-                raise self._stale_state(p, s)
             contiguous = contiguous and s.flags.c_contiguous
         if _fused(xp):
             if a.dtype in _kernels.KERNEL_DTYPES and contiguous:

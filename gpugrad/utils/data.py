@@ -199,7 +199,9 @@ def _tensor_rows(dataset):
     n = len(dataset)
     rows = None
     for m in reversed(maps):  # innermost Subset first
-        m = np.asarray(m.numpy() if isinstance(m, Tensor) else m).reshape(-1)
+        m = np.asarray(m.numpy() if isinstance(m, Tensor) else m)
+        if m.ndim != 1:  # a sample of several rows: read sample by sample
+            return None
         if m.size and m.dtype.kind not in "iu":
             # Cast to int64, 0.5 became 0 and a bool mask indices 0 and 1, silently;
             # reading sample by sample (dataset[0.5]) raises.
