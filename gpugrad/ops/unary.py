@@ -153,7 +153,7 @@ def _sigmoid_backward(ctx, y, gy):
     """gy * y * (1 - y): the kernel on arrays, the recorded op on Tensors."""
     # On arrays the kernel itself; on Tensors the op, so that it is recorded.
     if isinstance(y, Tensor):
-        return SigmoidBackward.apply(y, gy)
+        return apply2(SigmoidBackward, y, gy)
     return ctx.backend.sigmoid_backward(y, gy)
 
 
@@ -213,7 +213,7 @@ class Softplus(Function):
         bx = x * beta if beta != 1 else x
         linear = rule.arr(bx) > ctx.threshold
         if isinstance(x, Tensor):
-            return g * rule.where(ctx, linear, 1.0, Sigmoid.apply(bx)), None, None
+            return g * rule.where(ctx, linear, 1.0, apply1(Sigmoid, bx)), None, None
         s = ctx.backend.sigmoid_stable(bx)
         return g * ctx.backend.xp.where(linear, s.dtype.type(1), s), None, None
 
