@@ -90,3 +90,20 @@ def test_two_devices_get_the_generic_error():
     b = gg.tensor(np.ones(2), device="cuda")
     with pytest.raises(DeviceError, match="Mul: expected all tensors on the same device"):
         apply2(Mul, a, b)
+
+
+@pytest.mark.parametrize("path", ["lean", "generic"])
+def test_out_of_memory_names_the_op_once_on_either_path(path, monkeypatch):
+    """oom.py reads the op and its arguments from apply1's, apply2's or the generic path's
+    frame: one part per op, also where the lean branch handed the call on."""
+    def forward(ctx, a, b):
+        raise MemoryError("no memory")
+    monkeypatch.setattr(Mul, "forward", staticmethod(forward))
+    if path == "generic":
+        monkeypatch.setattr(function, "_lean", [False])
+    x = gg.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    y = gg.tensor(np.ones((2, 3), dtype=np.float32))
+    with pytest.raises(MemoryError) as info:
+        x * y
+    assert info.value.__notes__ == [
+        "gpugrad: out of memory in Mul with arguments float32 (3,) on cpu, float32 (2, 3) on cpu"]
