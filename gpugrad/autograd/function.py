@@ -1,7 +1,9 @@
 """The graph node: Function (forward, backward, apply), saved values, output wrapping.
 
 A node is an instance of a Function subclass; it holds edges to the nodes (or leaf
-tensors) of its inputs and whatever its forward chose to save.
+tensors) of its inputs and whatever its forward chose to save. gpugrad's own one- and
+two-argument ops record through apply1 and apply2 (Function.apply's lean branch, called
+directly); everything else through the generic path, _apply.
 """
 from __future__ import annotations
 
