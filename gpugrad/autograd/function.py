@@ -1,7 +1,9 @@
 """The graph node: Function (forward, backward, apply), saved values, output wrapping.
 
 A node is an instance of a Function subclass; it holds edges to the nodes (or leaf
-tensors) of its inputs and whatever its forward chose to save.
+tensors) of its inputs and whatever its forward chose to save. gpugrad's own one- and
+two-argument ops record through apply1 and apply2 (Function.apply's lean branch, called
+directly); everything else through the generic path, _apply.
 """
 from __future__ import annotations
 
@@ -288,150 +290,205 @@ class Function:
     @classmethod
     def apply(cls, *args):
         """Run forward on args and, when recording, add this op to the graph."""
-        try:
+        if cls._lean and _lean[0]:
             n = len(args)
-            if 0 < n < 3 and cls._lean and _lean[0]:
-                # gpugrad's own ops with one or two arguments: the same node, edges, saved
-                # values and output as the generic path below, unrolled. What this branch
-                # does not expect (no Tensor first, two devices, an output that is not one
-                # float array) goes on to the generic path or _wrap_outputs, which raise.
-                a = args[0]
-                backend = None
-                if n == 1:
-                    if isinstance(a, Tensor):
-                        backend = a._backend
-                        rec = a._rg and _mode.enabled
-                        if rec:
-                            ctx = _new_object(cls)
-                            ctx.needs_input_grad = _TRUE1
-                            node = a._node
-                            ctx._next = ((a, -1, a._data.shape) if node is None else
-                                         (node, a._idx, a._data.shape),)
-                else:
-                    b = args[1]
-                    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
-                    if ta:
-                        backend = a._backend
-                        if tb and b._backend is not backend:
-                            backend = None  # the generic path raises
-                    elif tb:
-                        backend = b._backend
-                    ra = ta and a._rg
-                    rb = tb and b._rg
-                    rec = (ra or rb) and _mode.enabled
-                    if rec and backend is not None:
-                        ctx = _new_object(cls)
-                        if ra:
-                            node = a._node
-                            ea = (a, -1, a._data.shape) if node is None else \
-                                (node, a._idx, a._data.shape)
-                        else:
-                            ea = False if ta else None
-                        if rb:
-                            node = b._node
-                            eb = (b, -1, b._data.shape) if node is None else \
-                                (node, b._idx, b._data.shape)
-                        else:
-                            eb = False if tb else None
-                        ctx.needs_input_grad = _NIG2[ra][rb]
-                        ctx._next = (ea, eb)
-                if backend is not None:
-                    if not rec:
-                        ctx = _new_object(cls)
-                        ctx.needs_input_grad = _FALSES[n]
-                    ctx.backend = backend
-                    fs = backend.float_state  # _forward's, inline (and no *args tuple)
-                    if fs is None:
-                        out = cls.forward(ctx, a) if n == 1 else cls.forward(ctx, a, b)
-                    else:
-                        var, states = fs
-                        token = var.set(states[var.get()])
-                        try:
-                            out = cls.forward(ctx, a) if n == 1 else cls.forward(ctx, a, b)
-                        finally:
-                            var.reset(token)
-                    if not rec:
-                        if type(out) is backend.array_type:
-                            return _wrap(out, backend)
-                        return _wrap_outputs(out, backend, None, args, cls)
-                    if type(out) is backend.array_type and out.dtype.kind in "fc":
-                        t = _new_tensor(Tensor)  # _wrap(out, backend, ctx, 0, True), inline
-                        t._data = out
-                        t._backend = backend
-                        t._node = ctx
-                        t._idx = 0
-                        t._rg = True
-                        t._grad = None
-                        t._vc = vc = [0, False]
-                        t._hooks = None
-                        saved = ctx._to_save
-                        if saved:
-                            if len(saved) == 1 and saved[0] is out:  # the output alone
-                                ctx._to_save = ()
-                                ctx._saved = (saved, ((0, vc, 0),), saved, _OUT0)
-                            else:
-                                ctx._resolve_own(t)
-                        return t
-                    return _wrap_outputs(out, backend, ctx, args, cls)
-            if _mode.anomaly:  # anomaly.py turns the lean branch off while it is on
-                return _anomaly_apply(cls, args)
-            # One pass over the arguments: their device, and the graph edges of those
-            # that require grad (used only if this call records).
-            backend = None
-            nig = []
-            edges = []
-            requires = False
-            for a in args:
-                if isinstance(a, Tensor):
-                    if backend is None:
-                        backend = a._backend
-                    elif a._backend is not backend:
-                        raise DeviceError(
-                            f"{cls.__name__}: expected all tensors on the same device, got "
-                            f"{backend.device} and {a._backend.device}; move one with .to()")
-                    if a._rg:
-                        requires = True
-                        nig.append(True)
-                        node = a._node
-                        edges.append((a, -1, a._data.shape) if node is None else
-                                     (node, a._idx, a._data.shape))
-                        continue
-                    edges.append(False)  # a Tensor without gradient (None: no Tensor)
-                else:
-                    edges.append(None)
-                nig.append(False)
-            if backend is None:
-                raise TypeError(f"{cls.__name__}: got no Tensor argument to take a device from")
-            ctx = cls.__new__(cls)
-            ctx.backend = backend
-            enabled = _mode.enabled
-            if not (requires and enabled):
-                # Nothing to record: no edges, no saved values, no output node.
-                n = len(args)
-                ctx.needs_input_grad = _FALSES[n] if n < len(_FALSES) else (False,) * n
-                out = _forward(cls, ctx, args, backend, enabled and not cls._array_forward)
-                if type(out) is backend.array_type and not cls.view_of_input:
-                    return _wrap(out, backend)
-                return _wrap_outputs(out, backend, None, args, cls)
-            ctx.needs_input_grad = tuple(nig)
-            ctx._next = edges
-            if not cls._own_rule:  # for _user_grads: the dtypes a user's rule must return
-                ctx._in_dtypes = [a._data.dtype if isinstance(a, Tensor) else None for a in args]
-            out = _forward(cls, ctx, args, backend, not cls._array_forward)
-            if type(out) is backend.array_type and cls._array_forward and not cls.view_of_input \
-                    and out.dtype.kind in "fc":
-                t = _wrap(out, backend, ctx, 0, True)
-                if ctx._to_save:
-                    ctx._resolve_saved(args, (t,))
-                return t
-            return _wrap_outputs(out, backend, ctx, args, cls)
-        except ValueError as e:  # NumPy's or CuPy's own words, without the op: name it
-            if type(e) is ValueError and cls.broadcasts:
-                _shape_failure(cls, args)
-            raise
-        except MemoryError as e:  # oom.py: name the op, free its temporaries
-            handle_out_of_memory(e)
-            raise
+            if n == 1:
+                return apply1(cls, args[0])
+            if n == 2:
+                return apply2(cls, args[0], args[1])
+        return _apply(cls, args)
+
+
+def apply1(cls, a):
+    """cls.apply(a), as gpugrad's ops call it: for its own single-output ops (cls._lean)
+    the same node, edges, saved values and output as the generic path, unrolled. What
+    this does not expect (no Tensor, an output that is not one float array, another
+    class) goes on to the generic path or _wrap_outputs, which raise."""
+    if not (isinstance(a, Tensor) and cls._lean and _lean[0]):
+        return _apply(cls, (a,))
+    try:
+        backend = a._backend
+        ctx = _new_object(cls)
+        if a._rg and _mode.enabled:
+            ctx.needs_input_grad = _TRUE1
+            node = a._node
+            ctx._next = ((a, -1, a._data.shape) if node is None else
+                         (node, a._idx, a._data.shape),)
+            rec = True
+        else:
+            ctx.needs_input_grad = _FALSE1
+            rec = False
+        ctx.backend = backend
+        fs = backend.float_state  # _forward's, inline
+        if fs is None:
+            out = cls.forward(ctx, a)
+        else:
+            var, states = fs
+            token = var.set(states[var.get()])
+            try:
+                out = cls.forward(ctx, a)
+            finally:
+                var.reset(token)
+        if type(out) is backend.array_type:
+            if not rec:
+                return _wrap(out, backend)
+            if out.dtype.kind in "fc":
+                return _lean_output(ctx, out, backend)
+        return _wrap_outputs(out, backend, ctx if rec else None, (a,), cls)
+    except ValueError as e:
+        if type(e) is ValueError and cls.broadcasts:
+            _shape_failure(cls, (a,))
+        raise
+    except MemoryError as e:
+        handle_out_of_memory(e)
+        raise
+
+
+def apply2(cls, a, b):
+    """cls.apply(a, b) for gpugrad's own ops (cls._lean), as apply1. Two devices go on
+    to the generic path, which raises."""
+    ta = isinstance(a, Tensor)
+    tb = isinstance(b, Tensor)
+    if ta:
+        backend = a._backend
+        if tb and b._backend is not backend:
+            return _apply(cls, (a, b))
+    elif tb:
+        backend = b._backend
+    else:
+        return _apply(cls, (a, b))
+    if not (cls._lean and _lean[0]):
+        return _apply(cls, (a, b))
+    try:
+        ctx = _new_object(cls)
+        ra = ta and a._rg
+        rb = tb and b._rg
+        rec = (ra or rb) and _mode.enabled
+        if rec:
+            ctx.needs_input_grad = _NIG2[ra][rb]
+            if ra:
+                node = a._node
+                ea = (a, -1, a._data.shape) if node is None else (node, a._idx, a._data.shape)
+            else:
+                ea = False if ta else None
+            if rb:
+                node = b._node
+                eb = (b, -1, b._data.shape) if node is None else (node, b._idx, b._data.shape)
+            else:
+                eb = False if tb else None
+            ctx._next = (ea, eb)
+        else:
+            ctx.needs_input_grad = _FALSE2
+        ctx.backend = backend
+        fs = backend.float_state
+        if fs is None:
+            out = cls.forward(ctx, a, b)
+        else:
+            var, states = fs
+            token = var.set(states[var.get()])
+            try:
+                out = cls.forward(ctx, a, b)
+            finally:
+                var.reset(token)
+        if type(out) is backend.array_type:
+            if not rec:
+                return _wrap(out, backend)
+            if out.dtype.kind in "fc":
+                return _lean_output(ctx, out, backend)
+        return _wrap_outputs(out, backend, ctx if rec else None, (a, b), cls)
+    except ValueError as e:  # NumPy's or CuPy's own words, without the op: name it
+        if type(e) is ValueError and cls.broadcasts:
+            _shape_failure(cls, (a, b))
+        raise
+    except MemoryError as e:  # oom.py: name the op, free its temporaries
+        handle_out_of_memory(e)
+        raise
+
+
+def _lean_output(ctx, out, backend):
+    """The recorded output of apply1 and apply2 (one float array) and ctx's saved
+    values: _wrap and _resolve_saved, inline."""
+    t = _new_tensor(Tensor)
+    t._data = out
+    t._backend = backend
+    t._node = ctx
+    t._idx = 0
+    t._rg = True
+    t._grad = None
+    t._vc = vc = [0, False]
+    t._hooks = None
+    saved = ctx._to_save
+    if saved:
+        if len(saved) == 1 and saved[0] is out:  # the output alone
+            ctx._to_save = ()
+            ctx._saved = (saved, ((0, vc, 0),), saved, _OUT0)
+        else:
+            ctx._resolve_own(t)
+    return t
+
+
+def _apply(cls, args):
+    """Function.apply's generic path: any arguments, any outputs, a user's forward."""
+    try:
+        if _mode.anomaly:  # anomaly.py turns the lean branch off while it is on
+            return _anomaly_apply(cls, args)
+        # One pass over the arguments: their device, and the graph edges of those
+        # that require grad (used only if this call records).
+        backend = None
+        nig = []
+        edges = []
+        requires = False
+        for a in args:
+            if isinstance(a, Tensor):
+                if backend is None:
+                    backend = a._backend
+                elif a._backend is not backend:
+                    raise DeviceError(
+                        f"{cls.__name__}: expected all tensors on the same device, got "
+                        f"{backend.device} and {a._backend.device}; move one with .to()")
+                if a._rg:
+                    requires = True
+                    nig.append(True)
+                    node = a._node
+                    edges.append((a, -1, a._data.shape) if node is None else
+                                 (node, a._idx, a._data.shape))
+                    continue
+                edges.append(False)  # a Tensor without gradient (None: no Tensor)
+            else:
+                edges.append(None)
+            nig.append(False)
+        if backend is None:
+            raise TypeError(f"{cls.__name__}: got no Tensor argument to take a device from")
+        ctx = cls.__new__(cls)
+        ctx.backend = backend
+        enabled = _mode.enabled
+        if not (requires and enabled):
+            # Nothing to record: no edges, no saved values, no output node.
+            n = len(args)
+            ctx.needs_input_grad = _FALSES[n] if n < len(_FALSES) else (False,) * n
+            out = _forward(cls, ctx, args, backend, enabled and not cls._array_forward)
+            if type(out) is backend.array_type and not cls.view_of_input:
+                return _wrap(out, backend)
+            return _wrap_outputs(out, backend, None, args, cls)
+        ctx.needs_input_grad = tuple(nig)
+        ctx._next = edges
+        if not cls._own_rule:  # for _user_grads: the dtypes a user's rule must return
+            ctx._in_dtypes = [a._data.dtype if isinstance(a, Tensor) else None for a in args]
+        out = _forward(cls, ctx, args, backend, not cls._array_forward)
+        if type(out) is backend.array_type and cls._array_forward and not cls.view_of_input \
+                and out.dtype.kind in "fc":
+            t = _wrap(out, backend, ctx, 0, True)
+            if ctx._to_save:
+                ctx._resolve_saved(args, (t,))
+            return t
+        return _wrap_outputs(out, backend, ctx, args, cls)
+    except ValueError as e:  # NumPy's or CuPy's own words, without the op: name it
+        if type(e) is ValueError and cls.broadcasts:
+            _shape_failure(cls, args)
+        raise
+    except MemoryError as e:  # oom.py: name the op, free its temporaries
+        handle_out_of_memory(e)
+        raise
 
 
 def _shape_failure(cls, args):

@@ -63,15 +63,24 @@ def _where(tb):
     """Where, outermost first, from the traceback's frames of apply and the engine that
     are not cleared yet: an op and its arguments, a node of the backward pass."""
     from . import engine, function
-    apply_code = function.Function.apply.__func__.__code__
+    generic = function._apply.__code__
+    # apply's frames and the arguments they hold: the generic path's, and the lean
+    # branch's (unless it handed the call on to the generic path, which names it)
+    ops = {generic: ("args",), function.apply1.__code__: ("a",),
+           function.apply2.__code__: ("a", "b")}
     run_code, finish_code = engine._run.__code__, engine._finish_leaves.__code__
     parts = []
     while tb is not None:
         code = tb.tb_frame.f_code
-        if code is apply_code:
-            cls, args = _locals(tb.tb_frame, "cls", "args")
-            if cls is not None:
-                parts.append(f"{cls.__name__} with {_describe(args or ())}")
+        names = ops.get(code)
+        if names is not None:
+            if code is generic or tb.tb_next is None or \
+                    tb.tb_next.tb_frame.f_code is not generic:
+                cls, *args = _locals(tb.tb_frame, "cls", *names)
+                if code is generic:
+                    args = args[0]
+                if cls is not None:
+                    parts.append(f"{cls.__name__} with {_describe(args or ())}")
         elif code is run_code:
             (node,) = _locals(tb.tb_frame, "node")
             if node is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import Function, _wrap
+from ..autograd.function import apply1, apply2
 from ..errors import DeviceError, DtypeError, ShapeError
 from ..tensor import Tensor
 from . import _common as rule
@@ -314,31 +315,31 @@ class Where(Function):
 def add(a, b):
     """a + b, broadcasting."""
     a, b = operands("add", a, b)
-    return Add.apply(a, b)
+    return apply2(Add, a, b)
 
 
 def sub(a, b):
     """a - b, broadcasting."""
     a, b = operands("sub", a, b)
-    return Sub.apply(a, b)
+    return apply2(Sub, a, b)
 
 
 def mul(a, b):
     """a * b, broadcasting."""
     a, b = operands("mul", a, b)
-    return Mul.apply(a, b)
+    return apply2(Mul, a, b)
 
 
 def div(a, b):
     """a / b, broadcasting (true division)."""
     a, b = operands("div", a, b)
-    return Div.apply(a, b)
+    return apply2(Div, a, b)
 
 
 def neg(a):
     """-a."""
     try:
-        return Neg.apply(a)
+        return apply1(Neg, a)
     except TypeError:
         if isinstance(a, Tensor) and a.dtype.kind == "b":  # NumPy's message names no op
             raise DtypeError(f"neg: the - operator on a bool tensor (shape {tuple(a.shape)}) "
@@ -351,7 +352,7 @@ def pow(a, b):
     """a ** b, broadcasting; PyTorch's gradients where the base is 0."""
     a, b = operands("pow", a, b)
     try:
-        return Pow.apply(a, b)
+        return apply2(Pow, a, b)
     except ValueError as e:
         if type(e) is not ValueError:  # apply's ShapeError, a DeviceError: already clear
             raise
@@ -369,7 +370,7 @@ def matmul(a, b):
     if type(a) is Tensor and type(b) is Tensor:  # the common case, checked on the arrays
         A, B = a._data, b._data
         if A.dtype is B.dtype and A.ndim == 2 and B.ndim == 2 and A.shape[1] == B.shape[0]:
-            return MatMul.apply(a, b)
+            return apply2(MatMul, a, b)
     a, b = operands("matmul", a, b)
     if not isinstance(b, Tensor) and hasattr(b, "ndim"):  # a constant array: the op takes Tensors
         b = as_tensor(b, a, "matmul")
@@ -384,7 +385,7 @@ def matmul(a, b):
         raise ShapeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} do not align "
                          f"({ka} != {kb})")
     try:
-        return MatMul.apply(a, b)
+        return apply2(MatMul, a, b)
     except ValueError:  # the batch axes, the one thing not checked above
         sa, sb = a.shape[:-2], b.shape[:-2]
         if any(m != n and m != 1 and n != 1 for m, n in zip(reversed(sa), reversed(sb))):
@@ -396,13 +397,13 @@ def matmul(a, b):
 def maximum(a, b):
     """Elementwise larger of a and b; ties split the gradient evenly."""
     a, b = operands("maximum", a, b)
-    return Maximum.apply(a, b)
+    return apply2(Maximum, a, b)
 
 
 def minimum(a, b):
     """Elementwise smaller of a and b; ties split the gradient evenly."""
     a, b = operands("minimum", a, b)
-    return Minimum.apply(a, b)
+    return apply2(Minimum, a, b)
 
 
 def where(cond, a, b):

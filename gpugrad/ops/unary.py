@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import Function, _wrap
+from ..autograd.function import apply1, apply2
 from ..errors import DtypeError
 from ..tensor import Tensor
 from . import _common as rule
@@ -152,7 +153,7 @@ def _sigmoid_backward(ctx, y, gy):
     """gy * y * (1 - y): the kernel on arrays, the recorded op on Tensors."""
     # On arrays the kernel itself; on Tensors the op, so that it is recorded.
     if isinstance(y, Tensor):
-        return SigmoidBackward.apply(y, gy)
+        return apply2(SigmoidBackward, y, gy)
     return ctx.backend.sigmoid_backward(y, gy)
 
 
@@ -212,7 +213,7 @@ class Softplus(Function):
         bx = x * beta if beta != 1 else x
         linear = rule.arr(bx) > ctx.threshold
         if isinstance(x, Tensor):
-            return g * rule.where(ctx, linear, 1.0, Sigmoid.apply(bx)), None, None
+            return g * rule.where(ctx, linear, 1.0, apply1(Sigmoid, bx)), None, None
         s = ctx.backend.sigmoid_stable(bx)
         return g * ctx.backend.xp.where(linear, s.dtype.type(1), s), None, None
 
@@ -243,46 +244,46 @@ class Cos(Function):
 
 def exp(x):
     """e ** x, elementwise."""
-    return Exp.apply(_floating("exp", x))
+    return apply1(Exp, _floating("exp", x))
 
 
 def log(x):
     """Natural logarithm, elementwise."""
-    return Log.apply(_floating("log", x))
+    return apply1(Log, _floating("log", x))
 
 
 def sqrt(x):
     """Square root, elementwise."""
-    return Sqrt.apply(_floating("sqrt", x))
+    return apply1(Sqrt, _floating("sqrt", x))
 
 
 def abs(x):
     """|x|, elementwise; the gradient at 0 is 0 (PyTorch's subgradient)."""
-    return Abs.apply(x)
+    return apply1(Abs, x)
 
 
 def tanh(x):
     """Hyperbolic tangent, elementwise."""
-    return Tanh.apply(_floating("tanh", x))
+    return apply1(Tanh, _floating("tanh", x))
 
 
 def sigmoid(x):
     """1 / (1 + exp(-x)), elementwise (a fused kernel on CUDA)."""
     if isinstance(x, Tensor) and x._data.dtype.kind == "f":  # _floating's common case
-        return Sigmoid.apply(x)
-    return Sigmoid.apply(_floating("sigmoid", x))
+        return apply1(Sigmoid, x)
+    return apply1(Sigmoid, _floating("sigmoid", x))
 
 
 def relu(x):
     """max(x, 0), elementwise; the gradient at 0 is 0."""
-    return Relu.apply(x)
+    return apply1(Relu, x)
 
 
 def leaky_relu(x, negative_slope=0.01):
     """x where x > 0, negative_slope * x elsewhere."""
     if not isinstance(negative_slope, (int, float)) or isinstance(negative_slope, bool):
         raise TypeError(f"leaky_relu: negative_slope must be a number, got {negative_slope!r}")
-    return LeakyRelu.apply(x, negative_slope)
+    return apply2(LeakyRelu, x, negative_slope)
 
 
 def softplus(x, beta=1, threshold=20):
@@ -297,9 +298,9 @@ def softplus(x, beta=1, threshold=20):
 
 def sin(x):
     """Sine, elementwise (radians)."""
-    return Sin.apply(_floating("sin", x))
+    return apply1(Sin, _floating("sin", x))
 
 
 def cos(x):
     """Cosine, elementwise (radians)."""
-    return Cos.apply(_floating("cos", x))
+    return apply1(Cos, _floating("cos", x))
