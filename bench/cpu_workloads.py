@@ -128,13 +128,16 @@ def chain_data(n, seed=1):
     return x, g, [np.asarray(v) for v in a], [np.asarray(v) for v in b]
 
 
+ONE = np.float32(1)  # NumPy converts a Python 1 on every call (about 0.2 us)
+
+
 def numpy_chain(x, g, a, b):
     saved = []
     for i in range(CHAIN_OPS):
         if i % 2 == 0:
             y = np.negative(x)  # the CPU backend's sigmoid: four in-place passes
             np.exp(y, out=y)
-            y += 1
+            y += ONE  # a one of the array's dtype, as the backend's kernel adds
             np.reciprocal(y, out=y)
             saved.append(y)
         else:
@@ -143,7 +146,7 @@ def numpy_chain(x, g, a, b):
     for i in reversed(range(CHAIN_OPS)):
         if i % 2 == 0:
             y = saved.pop()
-            gx = 1 - y
+            gx = ONE - y
             gx *= y
             gx *= g
             g = gx

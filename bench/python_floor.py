@@ -39,11 +39,11 @@ def bare_chain(x, g, a, b):
         if i % 2 == 0:
             y = np.negative(h.v)  # the CPU backend's sigmoid passes
             np.exp(y, out=y)
-            y += 1
+            y += cw.ONE
             np.reciprocal(y, out=y)
 
             def back(out, inp=h, y=y):
-                gx = 1 - y
+                gx = cw.ONE - y
                 gx *= y
                 gx *= out.g
                 inp.g = gx

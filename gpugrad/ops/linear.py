@@ -8,6 +8,7 @@ optimizer's in-place update wants it) and gb = g summed over the leading axes.
 from __future__ import annotations
 
 from ..autograd import Function
+from ..autograd.function import apply2
 from ..errors import DtypeError, ShapeError
 from ..tensor import Tensor
 from . import _common as rule
@@ -75,7 +76,7 @@ def linear(input, weight, bias=None):
                          f"dtype, got {X.dtype}, {W.dtype}"
                          f"{'' if bias is None else ' and ' + str(bias.dtype)}")
     if bias is None:
-        return Linear.apply(input, weight)
+        return apply2(Linear, input, weight)
     if bias._data.shape != (W.shape[0],):
         raise ShapeError(f"linear: bias of shape {shape_of(bias)} does not fit weight of "
                          f"shape {shape_of(weight)} (expected ({W.shape[0]},))")

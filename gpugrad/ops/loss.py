@@ -5,6 +5,7 @@ import math
 import numbers
 
 from ..autograd import Function, _wrap
+from ..autograd.function import apply2
 from ..errors import DtypeError, ShapeError
 from ..tensor import Tensor
 from . import _common as rule
@@ -88,7 +89,7 @@ def _along(cls, op, x, axis, dim):
         # (log_softmax), with gradient 0; the 1-element rule gives exactly that.
         _axes(op, axis, 0)
         return cls.apply(x.reshape(1), 0).reshape(())
-    return cls.apply(x, _axis(op, axis, x.ndim))
+    return apply2(cls, x, _axis(op, axis, x.ndim))
 
 
 def softmax(x, axis=None, dim=None):
@@ -358,7 +359,7 @@ def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduct
                                               (float(label_smoothing), reduction))
     opts = (int(ignore_index), float(label_smoothing), reduction)
     if weight is None and opts == _DEFAULT_OPTS:
-        return SoftmaxCrossEntropy.apply(logits, target)
+        return apply2(SoftmaxCrossEntropy, logits, target)
     return SoftmaxCrossEntropy.apply(logits, target, weight, opts)
 
 

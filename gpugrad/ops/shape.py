@@ -6,6 +6,7 @@ import numbers
 import operator
 
 from ..autograd import Function, _wrap
+from ..autograd.function import apply1, apply2
 from ..errors import DeviceError, DtypeError, ShapeError
 from ..tensor import Tensor
 from ._common import _operand, broadcasts_to, expand, sum_to_array, unbroadcast
@@ -374,7 +375,7 @@ def sum_to(x, shape):
     if not broadcasts_to(shape, full):
         raise ShapeError(f"sum_to: shape {shape} does not broadcast to the tensor's shape "
                          f"{tuple(full)}")
-    return SumTo.apply(x, shape)
+    return apply2(SumTo, x, shape)
 
 
 def _torch_order(index):
@@ -510,7 +511,7 @@ def stack(tensors, axis=0, *, dim=None):
 
 def clone(x):
     """A copy of x in new memory that keeps its place in the graph."""
-    return Clone.apply(x)
+    return apply1(Clone, x)
 
 
 def cast(x, dtype):
@@ -520,7 +521,7 @@ def cast(x, dtype):
         raise DtypeError(f"cast: tensors hold bools, integers and floats, not {dtype}")
     if dtype.kind not in "fc":  # an int or bool result carries no gradient
         x = x.detach()
-    return Cast.apply(x, dtype)
+    return apply2(Cast, x, dtype)
 
 
 def to_device(x, backend):
