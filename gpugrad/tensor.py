@@ -731,6 +731,9 @@ def _unrecorded(t, op, a, b):
     """op(a, b), an unrecorded op on t's device, as apply would run and wrap it (NumPy
     hands 0-d results back as scalars; a tensor always holds an array)."""
     backend = t._backend
+    if (type(a) is float or type(b) is float) and t._data.dtype.kind in "biu":
+        # an int tensor and a Python float: float32 first, as in PyTorch (NumPy: float64)
+        a, b = (x.astype(float32) if x is t._data else x for x in (a, b))
     arr = _float_run(backend, op, a, b)
     if type(arr) is not backend.array_type:
         arr = backend.asarray(arr)

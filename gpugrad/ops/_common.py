@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from ..autograd import _wrap
 from ..autograd.function import broadcast_error  # noqa: F401 (for the ops)
 from ..errors import DeviceError, DtypeError, ShapeError
@@ -72,6 +74,8 @@ def operands(op: str, a, b):
     if ta:
         t = type(b)
         if t is float or t is int:
+            if t is float and a._data.dtype.kind in "biu":
+                a = _default_float(a)
             return a, b
         if tb:
             if a._data.dtype is b._data.dtype:
@@ -81,6 +85,8 @@ def operands(op: str, a, b):
     elif tb:
         t = type(a)
         if t is float or t is int or (t is b._backend.array_type and a.dtype is b._data.dtype):
+            if t is float and b._data.dtype.kind in "biu":
+                b = _default_float(b)
             return a, b
     if ta and tb:
         pass
@@ -104,6 +110,29 @@ def operands(op: str, a, b):
                 b = _wrap(b._data.astype(da), b._backend)
             elif fb:
                 a = _wrap(a._data.astype(db), a._backend)
+    elif type(b) is float and a._data.dtype.kind in "biu":  # a NumPy float scalar, made weak
+        a = _default_float(a)
+    elif type(a) is float and b._data.dtype.kind in "biu":
+        b = _default_float(b)
+    return a, b
+
+
+def _default_float(t):
+    """An int or bool tensor meeting a Python float: float32 first, PyTorch's default
+    dtype (NumPy would compute in float64)."""
+    return _wrap(t._data.astype(np.float32), t._backend)
+
+
+def true_division_operands(a, b):
+    """a / b of ints and bools (tensors or Python ints): float32 as in PyTorch, not
+    NumPy's float64."""
+    ka = a._data.dtype.kind if isinstance(a, Tensor) else ("i" if type(a) is int else "f")
+    kb = b._data.dtype.kind if isinstance(b, Tensor) else ("i" if type(b) is int else "f")
+    if ka in "biu" and kb in "biu":
+        if isinstance(a, Tensor):
+            a = _default_float(a)
+        if isinstance(b, Tensor):
+            b = _default_float(b)
     return a, b
 
 

@@ -9,7 +9,7 @@ from ..errors import DeviceError, DtypeError, ShapeError
 from ..tensor import Tensor
 from . import _common as rule
 from ._common import (_operand, arr, as_tensor, broadcast_error, operands, shape_of,
-                      unbroadcast)
+                      true_division_operands, unbroadcast)
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "maximum", "minimum", "clamp",
            "clip", "where"]
@@ -331,8 +331,8 @@ def mul(a, b):
 
 
 def div(a, b):
-    """a / b, broadcasting (true division)."""
-    a, b = operands("div", a, b)
+    """a / b, broadcasting (true division; ints and bools give float32, as in PyTorch)."""
+    a, b = true_division_operands(*operands("div", a, b))
     return apply2(Div, a, b)
 
 

@@ -1,5 +1,6 @@
-"""PyTorch's in-place methods (add_, sub_, mul_, div_, fill_, zero_): the values, versions,
-gradients and refusals of the operators they stand for, compared with torch."""
+"""PyTorch habits, compared with torch: the in-place methods (add_, sub_, mul_, div_,
+fill_, zero_) with the operators' values, versions, gradients and refusals, and the
+float32 that int tensors give with floats."""
 import numpy as np
 import pytest
 
@@ -84,3 +85,16 @@ def test_refusals_name_the_method():
     with pytest.raises(TypeError, match=r"add_"):
         x.add_(gg.ones(3), 2)  # alpha is keyword-only, as in torch
     np.testing.assert_array_equal(x.numpy(), np.ones((2, 3), np.float32))
+
+
+@pytest.mark.parametrize("expr", [
+    "t * 0.5", "0.5 * t", "t + 1.5", "t - 0.25", "t / 2", "2 / t", "t / t", "t ** 0.5",
+    "t * np.float64(0.5)", "np.float64(0.5) * t", "(t > 1) * 0.5", "(t > 1) / 2",
+    "t.sum() / 2", "t * 2", "t + 1",
+])
+def test_int_tensor_arithmetic_dtype_and_values_as_torch(expr):
+    """An int or bool tensor with a float, or divided, gives torch's float32, not float64."""
+    g = eval(expr, {"np": np, "t": gg.arange(1, 5)})
+    t = eval(expr, {"np": np, "t": torch.arange(1, 5)})
+    assert g.dtype == np.dtype(str(t.dtype).replace("torch.", ""))
+    np.testing.assert_array_equal(g.numpy(), t.numpy())
