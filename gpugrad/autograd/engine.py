@@ -44,11 +44,12 @@ def _dependencies(roots, targets):
         for e in stack.pop()._next:
             if e and e[1] >= 0:
                 m = e[0]
-                if m in deps:
-                    deps[m] += 1
-                else:
+                d = deps.get(m)
+                if d is None:
                     deps[m] = 1
                     stack.append(m)
+                else:
+                    deps[m] = d + 1
     if targets is None:
         return deps
     consumers = {}
@@ -569,7 +570,10 @@ def _seed(outputs, grad_outputs, what):
                 raise ShapeError(
                     f"{what}: grad can be implicitly created only for scalar outputs; "
                     f"output {i} has shape {tuple(t.shape)}: pass gradient=/grad_outputs=")
-            g = _wrap(t._backend.xp.ones(t._data.shape, t._data.dtype), t._backend)
+            # empty + fill: both C calls, where NumPy's ones is Python around them
+            g = t._backend.xp.empty(t._data.shape, t._data.dtype)
+            g.fill(1)
+            g = _wrap(g, t._backend)
         else:
             if not isinstance(g, Tensor):
                 g = _seed_tensor(g, t, i, what)
