@@ -44,11 +44,12 @@ def _dependencies(roots, targets):
         for e in stack.pop()._next:
             if e and e[1] >= 0:
                 m = e[0]
-                if m in deps:
-                    deps[m] += 1
-                else:
+                d = deps.get(m)
+                if d is None:
                     deps[m] = 1
                     stack.append(m)
+                else:
+                    deps[m] = d + 1
     if targets is None:
         return deps
     consumers = {}
@@ -101,13 +102,17 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
     # filled): a leaf's .grad must not alias them.
     seen = set()
     for g in root_grads:
-        _mark(seen, g._data)
+        g = g._data
+        seen.add(id(g))  # _mark, inline
+        if g.base is not None:
+            seen.add(id(g.base))
 
     prev = _mode.enabled, _mode.arrays, _mode.consume
     # The rules' floating-point warnings at the user's line, as the forwards' (one entry
     # per backend of the roots, usually one).
     entered = []
-    for backend in {r._backend: None for r in roots}:
+    for backend in ((roots[0]._backend,) if len(roots) == 1 else
+                    {r._backend: None for r in roots}):
         if backend.float_state is not None:
             var, states = backend.float_state
             entered.append((var, var.set(states[var.get()])))
@@ -130,7 +135,8 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
         ready = []
         for r in roots:
             n = r._node
-            if n is not None and deps.get(n) == 0 and not any(n is m for m in ready):
+            if n is not None and deps.get(n) == 0 and \
+                    (not ready or not any(n is m for m in ready)):
                 ready.append(n)
         carried = None if arrays else Tensor
         # The common node of backward() without create_graph: one output, no hooks, no
@@ -523,9 +529,16 @@ def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays, arr
         # A .grad must own its memory, so in-place use is safe: copy unless it is
         # provably private (PyTorch's AccumulateGrad steals on the same kind of
         # reference count). With create_graph the copy is a recorded clone.
-        if not _private(g._data, seen_arrays):
-            g = g.clone() if create_graph else _wrap(g._data.copy(), g._backend)
-        _mark(seen_arrays, g._data)
+        a = g._data
+        if a.base is None:  # _private and _mark, inline for the common fresh array
+            if id(a) in seen_arrays:
+                g = g.clone() if create_graph else _wrap(a.copy(), g._backend)
+                a = g._data
+            seen_arrays.add(id(a))
+        else:
+            if not _private(a, seen_arrays):
+                g = g.clone() if create_graph else _wrap(a.copy(), g._backend)
+            _mark(seen_arrays, g._data)
         # ._grad, not the checking setter: the engine made g to the leaf's shape and
         # device. Locked: two threads may run backward into one leaf.
         with _grad_lock:
@@ -557,7 +570,10 @@ def _seed(outputs, grad_outputs, what):
                 raise ShapeError(
                     f"{what}: grad can be implicitly created only for scalar outputs; "
                     f"output {i} has shape {tuple(t.shape)}: pass gradient=/grad_outputs=")
-            g = _wrap(t._backend.xp.ones(t._data.shape, t._data.dtype), t._backend)
+            # empty + fill: both C calls, where NumPy's ones is Python around them
+            g = t._backend.xp.empty(t._data.shape, t._data.dtype)
+            g.fill(1)
+            g = _wrap(g, t._backend)
         else:
             if not isinstance(g, Tensor):
                 g = _seed_tensor(g, t, i, what)

@@ -93,18 +93,27 @@ class no_grad(set_grad_enabled):
 
     _mode_value = False
 
+    # An optimizer step enters one of these per parameter: built in __new__ alone
+    # (object's __init__, a C call, runs after it), entered without the plain call's
+    # bookkeeping, which no_grad() never does.
     def __new__(cls, fn=None):
         self = object.__new__(cls)
+        self.mode = cls._mode_value
         if fn is not None:  # used as a bare decorator
-            self.__init__()
             return self(fn)
         return self
 
-    def __init__(self, fn=None):
-        # Set directly, not through set_grad_enabled.__init__: an optimizer step
-        # enters one of these per parameter.
-        self.mode = self._mode_value
-        self.prev = []
+    __init__ = object.__init__
+    # The modes to restore, a stack as nested pairs (one instance may be entered again
+    # inside its own `with`): no list to build per instance.
+    prev = None
+
+    def __enter__(self):
+        self.prev = _mode.enabled, self.prev
+        _mode.enabled = self.mode
+
+    def __exit__(self, exc_type, exc, tb):
+        _mode.enabled, self.prev = self.prev
 
 
 class enable_grad(no_grad):
