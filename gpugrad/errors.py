@@ -5,9 +5,13 @@ PyTorch raises RuntimeError for the same mistakes (IndexError for an axis out of
 code ported from PyTorch catches nothing. Each class below inherits from both, as NumPy's
 AxisError is both ValueError and IndexError; existing `except ValueError` code keeps working.
 """
+import os
+import sys
+import warnings
+
 import numpy as np
 
-__all__ = ["ShapeError", "AxisError", "DtypeError", "DeviceError"]
+__all__ = ["ShapeError", "AxisError", "DtypeError", "DeviceError", "warn"]
 
 
 class ShapeError(ValueError, RuntimeError):
@@ -30,3 +34,15 @@ class DtypeError(TypeError, RuntimeError):
 
 class DeviceError(ValueError, RuntimeError):
     """Tensors on different devices in one op; torch raises RuntimeError."""
+
+
+_PKG = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message, category=UserWarning):
+    """warnings.warn from the first frame outside gpugrad: the user's line, however deep
+    inside gpugrad (a method calling a function calling a helper) the warning is made."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PKG):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -1,6 +1,8 @@
 """PyTorch habits, compared with torch: the in-place methods (add_, sub_, mul_, div_,
 fill_, zero_) with the operators' values, versions, gradients and refusals, and the
 float32 that int tensors give with floats."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -98,3 +100,42 @@ def test_int_tensor_arithmetic_dtype_and_values_as_torch(expr):
     t = eval(expr, {"np": np, "t": torch.arange(1, 5)})
     assert g.dtype == np.dtype(str(t.dtype).replace("torch.", ""))
     np.testing.assert_array_equal(g.numpy(), t.numpy())
+
+
+def _grad_of_an_unrelated_output(lib, n_roots, hook):
+    x1 = lib.tensor(1.5, requires_grad=True)
+    x2 = lib.tensor(0.5, requires_grad=True)
+    outs = [x1 * 1.0 for _ in range(n_roots)]
+    for w in outs:
+        if hook:
+            w.register_hook(lambda g: g * 10)
+        w.retain_grad()
+    seeds = [lib.tensor(2.0 + i) for i in range(n_roots)]
+    gs = lib.autograd.grad(outs, [x2], grad_outputs=seeds, allow_unused=True)
+    return [None if w.grad is None else float(w.grad) for w in outs], gs
+
+
+@pytest.mark.parametrize("n_roots", [1, 2])
+@pytest.mark.parametrize("hook", [False, True])
+def test_grad_of_an_output_no_input_depends_on_retains_as_torch(n_roots, hook):
+    """torch.autograd.grad of one output runs its hooks and retain_grad even when no input
+    depends on it; with several outputs, none of theirs."""
+    g, t = (_grad_of_an_unrelated_output(lib, n_roots, hook) for lib in (gg, torch))
+    assert g[0] == t[0]
+    assert g[1] == (None,) and t[1] == (None,)
+
+
+def test_overwritten_elements_pass_a_zero_not_a_nan_gradient_as_torch():
+    """y[idx] = v drops y's old gradient there by a select: a NaN arriving at the
+    overwritten elements (std of one element) must not reach the input as NaN * 0."""
+    out = []
+    for lib in (gg, torch):
+        x = lib.tensor(np.array([0.3]), requires_grad=True)
+        v = x.squeeze(0).clone()
+        v[...] = 2.5
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            v.std(correction=1).backward()
+        out.append(x.grad.numpy())
+    np.testing.assert_array_equal(out[0], out[1])
+    assert out[0].tolist() == [0.0]

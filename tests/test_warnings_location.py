@@ -99,3 +99,13 @@ def test_errstate_inside_a_kernel_still_silences():
         y = gg.sigmoid(x)
         y.sum().backward()
     assert y.tolist() == [0.0, 0.5]
+
+
+def test_gpugrads_own_warnings_point_at_the_callers_line():
+    x = gg.tensor([1.0])
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        x.std()  # the method calls the function, which warns: no degrees of freedom
+        gg.std(x)
+    assert [w.filename for w in got] == [__file__, __file__]
+    assert all("std: degrees of freedom" in str(w.message) for w in got)

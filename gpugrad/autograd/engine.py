@@ -131,6 +131,14 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 _to_leaf(leaf_grads, leaf_pos, r, g)
             else:
                 _accumulate(buffers, r._node, r._idx, g, r._backend)
+        if targets is not None and len(roots) == 1:
+            # torch.autograd.grad of one output that no input depends on still runs
+            # that output's hooks and retain_grad (with several outputs it runs none).
+            n = roots[0]._node
+            if n is not None and n not in deps and n in buffers and \
+                    (n._out_hooks is not None or n._retain is not None):
+                g = buffers.pop(n)
+                _output_hooks(n, [g] if n._n_out == 1 else g, seen, arrays)
         # Only a root's node can have no consumer among the nodes reached from the roots.
         ready = []
         for r in roots:

@@ -14,10 +14,9 @@ import collections
 import contextlib
 import math
 import operator
-import warnings
 
 from ..autograd import Function, _wrap
-from ..errors import AxisError, DtypeError, ShapeError
+from ..errors import AxisError, DtypeError, ShapeError, warn
 from ..tensor import Tensor
 from . import _common as rule
 from ._common import expand, fmean, fsum
@@ -334,8 +333,8 @@ def _moment(cls, op, x, axis, correction, keepdims, dim, keepdim, unbiased):
     n = _count(x.shape, axes)
     dof = n - correction
     if dof <= 0:
-        warnings.warn(f"{op}: degrees of freedom is <= 0 ({n} elements, correction "
-                      f"{correction}): the result is nan or inf", RuntimeWarning, stacklevel=3)
+        warn(f"{op}: degrees of freedom is <= 0 ({n} elements, correction "
+             f"{correction}): the result is nan or inf", RuntimeWarning)
     # dof itself, also where negative: the forward divides by max(dof, 0); the rule is
     # PyTorch's, which differs between no dim given (whole) and a dim given
     whole = axis is None or x.ndim == 0

@@ -9,7 +9,8 @@ from ..autograd import Function, _wrap
 from ..autograd.function import apply1, apply2
 from ..errors import DeviceError, DtypeError, ShapeError
 from ..tensor import Tensor
-from ._common import _operand, broadcasts_to, expand, sum_to_array, unbroadcast
+from ._common import (_operand, broadcasts_to, expand, keep, keep_mask, sum_to_array,
+                      unbroadcast)
 from .reduce import _axes, _axis, _dim
 
 __all__ = ["reshape", "transpose", "permute", "squeeze", "unsqueeze", "flatten", "broadcast_to",
@@ -174,16 +175,17 @@ class IndexPut(Function):
             if lead > 0 and all(n == 1 for n in V.shape[:lead]):
                 V = V.reshape(V.shape[lead:])
         out[index] = V
-        mask = ctx.backend.xp.ones(out.shape, out.dtype)
-        mask[index] = 0
-        ctx.save_for_backward(mask)
+        xp = ctx.backend.xp
+        drop = xp.zeros(out.shape, bool)
+        drop[index] = True
+        ctx.save_for_backward(keep_mask(xp, drop))  # a select: NaN * 0 would be NaN
         return out
 
     @staticmethod
     def backward(ctx, g):
         nx, _, nv, _ = ctx.needs_input_grad
         (mask,) = ctx.saved_tensors
-        gx = g * mask if nx else None
+        gx = keep(ctx, g, mask) if nx else None
         gv = None
         if nv:
             gv = g[ctx.index]
