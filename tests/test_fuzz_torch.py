@@ -745,7 +745,11 @@ def reduction(name, tname=None, extra=""):
         elif name in ("max", "min") and isinstance(dim, int):
             # one int dim: torch's (values, indices) in both, the gradient to the index
             part = d.draw(st.sampled_from(["values", "indices"]))
-            P.assign(f"{a.name}.{name}({args}).{part}", f"{a.name}.{name}({args}).{part}")
+            v = P.assign(f"{a.name}.{name}({args}).{part}", f"{a.name}.{name}({args}).{part}")
+            if part == "indices" and v is not None:
+                # compared, then kept out of the operands: an int64 tensor, which torch's
+                # float-only ops refuse (leaky_relu, ...) where gpugrad computes
+                P.vars.remove(v)
             return
         else:
             gargs = args
