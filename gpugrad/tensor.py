@@ -1,6 +1,7 @@
 """Tensor: a backend array, its device, its gradient and the node that made it."""
 from __future__ import annotations
 
+import functools
 import math
 import operator as _op
 import sys
@@ -753,22 +754,17 @@ _UFUNC_OPS = {}  # np.multiply -> gg.mul, ...: filled once ops is imported (end 
 
 
 def _numpy_ufunc(ufunc, method, inputs, kwargs):
-    if not kwargs and method == "__call__":  # array <op> t, the common case: straight on
+    if method == "__call__" and len(inputs) == 2:
         fn = _UFUNC_OPS.get(ufunc)
-        if fn is not None and len(inputs) == 2:
-            return fn(*inputs)
+        if fn is not None:
+            if not kwargs:  # array <op> t: the gg op
+                return fn(*inputs)
+            out = kwargs.get("out")  # NumPy drops out=None before it calls this
+            if len(kwargs) == 1 and out is not None and len(out) == 1 and \
+                    out[0] is inputs[0] and not isinstance(out[0], Tensor) and \
+                    ufunc.__name__ in _NP_OPERATORS and ufunc.__name__ != "matmul":
+                return _into_array(ufunc.__name__, out[0], inputs[1])
     name = ufunc.__name__
-    if method == "__call__" and len(inputs) == 2 and (name in _NP_OPERATORS or
-                                                       name in _NP_COMPARE):
-        out = kwargs.pop("out", None)
-        if not kwargs:
-            if out is None:
-                if name in _NP_COMPARE:
-                    return _compare_weak(_NP_COMPARE[name], *inputs)
-                return getattr(ops, _NP_OPERATORS[name])(*inputs)
-            if len(out) == 1 and out[0] is inputs[0] and not isinstance(out[0], Tensor) \
-                    and name != "matmul" and name in _NP_OPERATORS:
-                return _into_array(name, out[0], inputs[1])
     raise TypeError(_numpy_refusal(name if method == "__call__" else f"{name}.{method}"))
 
 
@@ -977,5 +973,5 @@ from .ops._common import operands as _operands  # noqa: E402
 from .autograd.function import apply2 as _apply2  # noqa: E402
 from .ops.arith import Add as _Add, Mul as _Mul, Sub as _Sub, _compare  # noqa: E402
 _UFUNC_OPS.update({getattr(np, k): getattr(ops, v) for k, v in _NP_OPERATORS.items()})
-_UFUNC_OPS.update({getattr(np, k): (lambda op: lambda a, b: _compare_weak(op, a, b))(v)
+_UFUNC_OPS.update({getattr(np, k): functools.partial(_compare_weak, v)
                    for k, v in _NP_COMPARE.items()})

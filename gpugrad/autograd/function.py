@@ -335,12 +335,8 @@ def apply1(cls, a):
             if out.dtype.kind in "fc":
                 return _lean_output(ctx, out, backend)
         return _wrap_outputs(out, backend, ctx if rec else None, (a,), cls)
-    except ValueError as e:
-        if type(e) is ValueError and cls.broadcasts:
-            _shape_failure(cls, (a,))
-        raise
-    except MemoryError as e:
-        handle_out_of_memory(e)
+    except (ValueError, MemoryError) as e:
+        _forward_failed(cls, (a,), e)
         raise
 
 
@@ -396,12 +392,8 @@ def apply2(cls, a, b):
             if out.dtype.kind in "fc":
                 return _lean_output(ctx, out, backend)
         return _wrap_outputs(out, backend, ctx if rec else None, (a, b), cls)
-    except ValueError as e:  # NumPy's or CuPy's own words, without the op: name it
-        if type(e) is ValueError and cls.broadcasts:
-            _shape_failure(cls, (a, b))
-        raise
-    except MemoryError as e:  # oom.py: name the op, free its temporaries
-        handle_out_of_memory(e)
+    except (ValueError, MemoryError) as e:
+        _forward_failed(cls, (a, b), e)
         raise
 
 
@@ -482,20 +474,21 @@ def _apply(cls, args):
                 ctx._resolve_saved(args, (t,))
             return t
         return _wrap_outputs(out, backend, ctx, args, cls)
-    except ValueError as e:  # NumPy's or CuPy's own words, without the op: name it
-        if type(e) is ValueError and cls.broadcasts:
-            _shape_failure(cls, args)
+    except (ValueError, MemoryError) as e:
+        _forward_failed(cls, args, e)
         raise
-    except MemoryError as e:  # oom.py: name the op, free its temporaries
+
+
+def _forward_failed(cls, args, e):
+    """The failure path of apply1, apply2 and _apply, which re-raise e after it. Out of
+    memory: the op named in a note and its temporaries freed (oom.py). NumPy's and CuPy's
+    plain ValueError of an op that broadcasts names no op: a ShapeError naming it and the
+    shapes instead, if they do not broadcast."""
+    if isinstance(e, MemoryError):
         handle_out_of_memory(e)
-        raise
-
-
-def _shape_failure(cls, args):
-    """Raise a ShapeError naming the op if args do not broadcast together: apply's
-    failure path for NumPy's and CuPy's ValueErrors, which name no op."""
-    name = "".join("_" + c.lower() if c.isupper() else c for c in cls.__name__).lstrip("_")
-    broadcast_error(name, *args)
+    elif type(e) is ValueError and cls.broadcasts:
+        name = "".join("_" + c.lower() if c.isupper() else c for c in cls.__name__)
+        broadcast_error(name.lstrip("_"), *args)
 
 
 def broadcast_error(op, *xs):

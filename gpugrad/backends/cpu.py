@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from ..errors import _PKG  # the package's folder: frames inside it are gpugrad's
 from . import Device, get_backend
 
 try:  # NumPy's error state is this context variable: setting it is quicker than errstate
@@ -478,7 +479,6 @@ _exp_overflow_ok = np.errstate(over="ignore")(np.exp)
 # switched to NumPy's 'log' mode instead, whose writer warns again, naming the op, from the
 # first frame outside gpugrad and NumPy. The rest of the caller's setting (ignore, raise,
 # a callback of their own) stays as it is, and an errstate inside a kernel still rules there.
-_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _NUMPY = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
 
 

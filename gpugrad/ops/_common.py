@@ -7,7 +7,7 @@ import numpy as np
 
 from ..autograd import _wrap
 from ..autograd.function import broadcast_error  # noqa: F401 (for the ops)
-from ..errors import DeviceError, DtypeError, ShapeError
+from ..errors import DeviceError, DtypeError
 from ..tensor import Tensor
 
 _SCALARS = (int, float, bool)
@@ -73,9 +73,7 @@ def operands(op: str, a, b):
     # or a same-dtype array of its device (a constant: it stays an array).
     if ta:
         t = type(b)
-        if t is float or t is int:
-            if t is float and a._data.dtype.kind in "biu":
-                a = _default_float(a)
+        if t is int or (t is float and a._data.dtype.kind not in "biu"):
             return a, b
         if tb:
             if a._data.dtype is b._data.dtype:
@@ -84,9 +82,8 @@ def operands(op: str, a, b):
             return a, b
     elif tb:
         t = type(a)
-        if t is float or t is int or (t is b._backend.array_type and a.dtype is b._data.dtype):
-            if t is float and b._data.dtype.kind in "biu":
-                b = _default_float(b)
+        if t is int or (t is float and b._data.dtype.kind not in "biu") or \
+                (t is b._backend.array_type and a.dtype is b._data.dtype):
             return a, b
     if ta and tb:
         pass
@@ -110,7 +107,7 @@ def operands(op: str, a, b):
                 b = _wrap(b._data.astype(da), b._backend)
             elif fb:
                 a = _wrap(a._data.astype(db), a._backend)
-    elif type(b) is float and a._data.dtype.kind in "biu":  # a NumPy float scalar, made weak
+    elif type(b) is float and a._data.dtype.kind in "biu":  # a Python or NumPy float
         a = _default_float(a)
     elif type(a) is float and b._data.dtype.kind in "biu":
         b = _default_float(b)
