@@ -98,10 +98,11 @@ def contenders(workload, base, new, torch):
         return fns, cw.CHAIN_OPS, "µs per op"
     batch, sizes = MLP[workload]
     X, y, init = mlp.make_data(batch, sizes)
-    np_p = [p.copy() for p in init]
+    np_p, np_oi = [p.copy() for p in init], mlp.linear_layout(init)
     tm = mlp.nn_model(torch, init)
     tx, ty = torch.from_numpy(X), torch.from_numpy(y)
     fns = {"NumPy": lambda: mlp.handwritten_step(np, X, y, np_p),
+           "NumPy (out, in)": lambda: mlp.handwritten_step(np, X, y, np_oi, out_in=True),
            "PyTorch": lambda: mlp.torch_nn_step(torch, tx, ty, tm)}
     for name, gg in (("base", base), ("new", new)):
         m = mlp.nn_model(gg, init)
@@ -168,6 +169,9 @@ def main(argv=None):
             print(f"  working tree:  {ratio('new', 'NumPy'):.3f}x NumPy, "
                   f"{ratio('new', 'PyTorch'):.3f}x PyTorch;  working tree / base: "
                   f"{ratio('new', 'base'):.3f}", flush=True)
+            if "NumPy (out, in)" in s:  # the floor in nn.Linear's layout
+                print(f"  NumPy (out, in): {ratio('NumPy (out, in)', 'NumPy'):.3f}x NumPy; "
+                      f"working tree {ratio('new', 'NumPy (out, in)'):.3f}x it", flush=True)
 
 
 if __name__ == "__main__":

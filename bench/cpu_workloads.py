@@ -20,6 +20,7 @@ CHAIN_OPS = 200
 CHAIN_SIZES = [1, 1_000, 100_000]
 
 NP, GG, GG_NN, PT, PT_NN = "NumPy", "gpugrad", "gpugrad nn+optim", "PyTorch", "PyTorch nn+optim"
+NP_OI = "NumPy, W (out, in)"  # the hand-written step in nn.Linear's layout
 
 
 def size_label(batch, sizes):
@@ -46,6 +47,7 @@ def mlp_contenders(torch, batch, sizes):
     step from identical parameters (the check that the math is the same)."""
     X, y, init = mlp.make_data(batch, sizes)
     np_p = [p.copy() for p in init]
+    np_oi = mlp.linear_layout(init)
     gx, gyl = gg.from_numpy(X), gg.from_numpy(y)
     gg_p = [gg.tensor(p, requires_grad=True) for p in init]
     gg_nn = mlp.nn_model(gg, init)
@@ -55,13 +57,15 @@ def mlp_contenders(torch, batch, sizes):
 
     steps = {
         NP: lambda: mlp.handwritten_step(np, X, y, np_p),
+        NP_OI: lambda: mlp.handwritten_step(np, X, y, np_oi, out_in=True),
         GG: lambda: mlp.gpugrad_step(gg, gx, gyl, gg_p),
         GG_NN: lambda: mlp.gpugrad_nn_step(gg, gx, gyl, gg_nn),
         PT: lambda: mlp.torch_step(torch, tx, ty, pt_p),
         PT_NN: lambda: mlp.torch_nn_step(torch, tx, ty, pt_nn),
     }
     losses = {name: fn().item() for name, fn in steps.items()}
-    after = {NP: np_p, GG: [p.data for p in gg_p], GG_NN: mlp.nn_params(gg_nn[0]),
+    after = {NP: np_p, NP_OI: [p.T if p.ndim == 2 else p for p in np_oi],
+             GG: [p.data for p in gg_p], GG_NN: mlp.nn_params(gg_nn[0]),
              PT: [p.detach().numpy() for p in pt_p], PT_NN: mlp.nn_params(pt_nn[0])}
     dev = {name: max(abs(losses[name] - losses[NP]),
                      max(_maxdiff(a, b) for a, b in zip(after[name], after[NP])))
@@ -75,7 +79,9 @@ def run_mlp(report, torch, settings, stem):
         f"""One step = forward, mean softmax-cross-entropy, backward, SGD update
 (lr 0.01), float32; sizes are (batch, in-hidden-classes) with a sigmoid hidden layer.
 *NumPy* is hand-written forward and backward with no graph (`bench/mlp.py`), the
-floor for any NumPy engine. *gpugrad* and *PyTorch* hold the four parameters as plain
+floor for any NumPy engine; *{NP_OI}* is the same step with each W stored (out, in) as
+`nn.Linear` holds it (products `x @ W.T`, `g.T @ x`), the floor for the nn+optim rows,
+since BLAS does not take both layouts at the same speed. *gpugrad* and *PyTorch* hold the four parameters as plain
 tensors and update as the README teaches (`with no_grad(): p -= lr * p.grad`);
 *… nn+optim* is the same model as two `nn.Linear` layers trained by `optim.SGD`
 (`zero_grad`, loss, `backward`, `step`) in each library. Timer per row: *CPU* is
@@ -85,8 +91,9 @@ interquartile range); ratios are the median over {settings.rounds} interleaved r
 the per-round ratio (gpugrad / reference), so < 1 means gpugrad is faster. The last
 column is the largest deviation of loss and updated parameters from NumPy after one
 step from identical parameters.""",
-        ["size", "timer", NP, GG, GG_NN, PT, PT_NN, "gpugrad / NumPy", "gpugrad / PyTorch",
-         "nn+optim / NumPy", "nn+optim / PyTorch nn+optim", "max |Δ| vs NumPy"])
+        ["size", "timer", NP, NP_OI, GG, GG_NN, PT, PT_NN, "gpugrad / NumPy",
+         "gpugrad / PyTorch", "nn+optim / NumPy", "nn+optim / PyTorch nn+optim",
+         f"{NP_OI} / NumPy", f"nn+optim / {NP_OI}", "max |Δ| vs NumPy"])
     chart = {GG: [], GG_NN: [], PT: [], PT_NN: []}
     for batch, sizes in MLP_SIZES:
         gc.collect()
@@ -95,7 +102,8 @@ step from identical parameters.""",
         st = measure(steps, timer, settings)
         med = {k: v.median for k, v in st.items()}
         label = size_label(batch, sizes)
-        r = {k: ratio(st, *k) for k in ((GG, NP), (GG, PT), (GG_NN, NP), (GG_NN, PT_NN))}
+        r = {k: ratio(st, *k) for k in ((GG, NP), (GG, PT), (GG_NN, NP), (GG_NN, PT_NN),
+                                        (NP_OI, NP), (GG_NN, NP_OI))}
         sec.rows.append([label, "wall" if isinstance(timer, CPUTimer) else "CPU"]
                         + [f"{fmt_time(med[k])} {fmt_spread(st[k])}" for k in steps]
                         + [fmt_ratio(v) for v in r.values()] + [f"{max(dev.values()):.1e}"])
