@@ -392,3 +392,31 @@ def test_a_failed_backward_leaves_the_graph_to_the_caller(call, mem):
     else:
         pytest.fail("the backward fitted")
     assert dropped - before <= SLACK, (before, dropped)
+
+
+def test_an_op_inside_a_module_is_named_once(monkeypatch):
+    """apply's handler runs in apply's frame, which it cannot clear; Module.__call__'s
+    handler after it must not name that op a second time (it did, '... > Mul ...')."""
+    from gpugrad.ops.arith import Mul
+
+    def forward(ctx, a, b):
+        raise MemoryError("no memory")
+    monkeypatch.setattr(Mul, "forward", staticmethod(forward))
+
+    class Square(gg.nn.Module):
+        def forward(self, x):
+            return x * x
+
+    class Outer(gg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = Square()
+
+        def forward(self, x):
+            return self.inner(x) + 1
+
+    x = gg.ones(3, requires_grad=True)
+    with pytest.raises(MemoryError) as info:
+        Outer()(x)
+    assert info.value.__notes__ == [
+        "gpugrad: out of memory in Mul with arguments float32 (3,) on cpu, float32 (3,) on cpu"]

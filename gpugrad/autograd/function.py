@@ -296,6 +296,8 @@ class Function:
                 return apply1(cls, args[0])
             if n == 2:
                 return apply2(cls, args[0], args[1])
+            if n == 3:
+                return apply3(cls, *args)
         return _apply(cls, args)
 
 
@@ -397,6 +399,46 @@ def apply2(cls, a, b):
         raise
 
 
+def apply3(cls, a, b, c):
+    """cls.apply(a, b, c) for gpugrad's own ops (cls._lean) when all three are Tensors
+    of one device (linear with a bias), as apply2; anything else goes on to the
+    generic path."""
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor) and isinstance(c, Tensor)
+            and cls._lean and _lean[0]):
+        return _apply(cls, (a, b, c))
+    backend = a._backend
+    if b._backend is not backend or c._backend is not backend:
+        return _apply(cls, (a, b, c))
+    try:
+        ctx = _new_object(cls)
+        ra, rb, rc = a._rg, b._rg, c._rg
+        rec = (ra or rb or rc) and _mode.enabled
+        if rec:
+            ctx.needs_input_grad = (ra, rb, rc)
+            edges = []
+            for t, r in ((a, ra), (b, rb), (c, rc)):
+                if r:
+                    node = t._node
+                    edges.append((t, -1, t._data.shape) if node is None else
+                                 (node, t._idx, t._data.shape))
+                else:
+                    edges.append(False)
+            ctx._next = tuple(edges)
+        else:
+            ctx.needs_input_grad = _FALSES[3]
+        ctx.backend = backend
+        out = _float_run(backend, cls.forward, ctx, a, b, c)
+        if type(out) is backend.array_type:
+            if not rec:
+                return _wrap(out, backend)
+            if out.dtype.kind in "fc":
+                return _lean_output(ctx, out, backend)
+        return _wrap_outputs(out, backend, ctx if rec else None, (a, b, c), cls)
+    except (ValueError, MemoryError) as e:
+        _forward_failed(cls, (a, b, c), e)
+        raise
+
+
 def _lean_output(ctx, out, backend):
     """The recorded output of apply1 and apply2 (one float array) and ctx's saved
     values: _wrap and _resolve_saved, inline."""
@@ -469,6 +511,8 @@ def _apply(cls, args):
         out = _forward(cls, ctx, args, backend, not cls._array_forward)
         if type(out) is backend.array_type and cls._array_forward and not cls.view_of_input \
                 and out.dtype.kind in "fc":
+            if cls._lean:  # gpugrad's own op with three or more arguments
+                return _lean_output(ctx, out, backend)
             t = _wrap(out, backend, ctx, 0, True)
             if ctx._to_save:
                 ctx._resolve_saved(args, (t,))

@@ -44,7 +44,10 @@ def handle_out_of_memory(exc):
     `except MemoryError as e: handle_out_of_memory(e); raise`. Nested entry points each handle it: an inner one has
     cleared its frames, so an outer one adds what it can still read (the ops and nodes
     around the inner one) in front, and rewrites the one note."""
-    parts = _where(exc.__traceback__) + getattr(exc, "_gg_oom_parts", [])
+    # The frame of the handler that ran before (apply's, running then) was not cleared:
+    # its op is in the old parts already, and must not be named twice.
+    seen = getattr(exc, "_gg_oom_frames", set())
+    parts = _where(exc.__traceback__, seen) + getattr(exc, "_gg_oom_parts", [])
     if parts:
         note = "gpugrad: out of memory in " + " > ".join(parts[-_MAX_PARTS:])
         old = getattr(exc, "_gg_oom_note", None)
@@ -56,21 +59,27 @@ def handle_out_of_memory(exc):
         else:  # Python 3.10: where 3.11's traceback looks for notes
             exc.__notes__ = [*(notes or ()), note]
         exc._gg_oom_parts, exc._gg_oom_note = parts, note
+    exc._gg_oom_frames = seen
     traceback.clear_frames(exc.__traceback__)  # skips the handler's own, running frame
 
 
-def _where(tb):
+def _where(tb, seen):
     """Where, outermost first, from the traceback's frames of apply and the engine that
-    are not cleared yet: an op and its arguments, a node of the backward pass."""
+    are not cleared yet and not in seen (the ids of frames named before, to which this
+    adds those it names): an op and its arguments, a node of the backward pass."""
     from . import engine, function
     generic = function._apply.__code__
     # apply's frames and the arguments they hold: the generic path's, and the lean
     # branch's (unless it handed the call on to the generic path, which names it)
     ops = {generic: ("args",), function.apply1.__code__: ("a",),
-           function.apply2.__code__: ("a", "b")}
+           function.apply2.__code__: ("a", "b"), function.apply3.__code__: ("a", "b", "c")}
     run_code, finish_code = engine._run.__code__, engine._finish_leaves.__code__
     parts = []
     while tb is not None:
+        if id(tb.tb_frame) in seen:
+            tb = tb.tb_next
+            continue
+        seen.add(id(tb.tb_frame))
         code = tb.tb_frame.f_code
         names = ops.get(code)
         if names is not None:

@@ -8,7 +8,7 @@ optimizer's in-place update wants it) and gb = g summed over the leading axes.
 from __future__ import annotations
 
 from ..autograd import Function
-from ..autograd.function import apply2
+from ..autograd.function import apply2, apply3
 from ..errors import DtypeError, ShapeError
 from ..tensor import Tensor
 from . import _common as rule
@@ -80,4 +80,4 @@ def linear(input, weight, bias=None):
     if bias._data.shape != (W.shape[0],):
         raise ShapeError(f"linear: bias of shape {shape_of(bias)} does not fit weight of "
                          f"shape {shape_of(weight)} (expected ({W.shape[0]},))")
-    return Linear.apply(input, weight, bias)
+    return apply3(Linear, input, weight, bias)
