@@ -179,7 +179,9 @@ def fsum(X, axis=None, keepdims=False):
     c = X.dtype.char
     if c == "e":
         return X.sum(axis=axis, keepdims=keepdims, dtype="float32").astype(X.dtype)
-    if c == "f" and type(X).__module__ == "numpy" and X.ndim > 1:
+    if c == "f" and X.ndim > 1 and type(X) is np.ndarray:
+        if axis == 0 and X.shape[0] <= _NAIVE_ROWS:  # a bias gradient: few rows
+            return _ADD(X, axis=0, keepdims=keepdims)
         axes = tuple(range(X.ndim)) if axis is None else \
             (axis,) if isinstance(axis, int) else tuple(axis)
         rows = 1
@@ -188,6 +190,9 @@ def fsum(X, axis=None, keepdims=False):
         if rows > _NAIVE_ROWS and axes != (X.ndim - 1,) and X.size:
             return _halving_sum(X, axes, keepdims)
     return X.sum(axis=axis, keepdims=keepdims)
+
+
+_ADD = np.add.reduce  # X.sum without ndarray.sum's Python wrapper
 
 
 _NAIVE_ROWS = 256  # up to here NumPy's row-by-row float32 sum stays within a few ulp
