@@ -583,10 +583,7 @@ def _seed(outputs, grad_outputs, what):
                 raise ShapeError(
                     f"{what}: grad can be implicitly created only for scalar outputs; "
                     f"output {i} has shape {tuple(t.shape)}: pass gradient=/grad_outputs=")
-            # empty + fill: both C calls, where NumPy's ones is Python around them
-            g = t._backend.xp.empty(t._data.shape, t._data.dtype)
-            g.fill(1)
-            g = _wrap(g, t._backend)
+            g = _ones_like(t)
         else:
             if not isinstance(g, Tensor):
                 g = _seed_tensor(g, t, i, what)
@@ -621,6 +618,14 @@ def _seed_tensor(g, t, i, what):
     return _wrap(backend.asarray(g, dtype=t._data.dtype), backend)
 
 
+def _ones_like(t):
+    """The implicit seed of a one-element output."""
+    # empty + fill: both C calls, where NumPy's ones is Python around them
+    g = t._backend.xp.empty(t._data.shape, t._data.dtype)
+    g.fill(1)
+    return _wrap(g, t._backend)
+
+
 def _tensor_list(what, role, x):
     if isinstance(x, Tensor):
         return [x]
@@ -632,8 +637,12 @@ def _tensor_list(what, role, x):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     """Accumulate d(tensors)/d(leaf) into every leaf's .grad."""
-    tensors = _tensor_list("backward", "tensors", tensors)
-    seeds = _seed(tensors, grad_tensors, "backward")
+    if grad_tensors is None and isinstance(tensors, Tensor) and tensors._rg and \
+            tensors._data.size == 1:  # loss.backward(): what _seed checks, passed
+        tensors, seeds = [tensors], [_ones_like(tensors)]
+    else:
+        tensors = _tensor_list("backward", "tensors", tensors)
+        seeds = _seed(tensors, grad_tensors, "backward")
     if retain_graph is None:
         retain_graph = create_graph
     try:
