@@ -503,7 +503,6 @@ _BASE_REFS = _count_base_refs()
 
 
 def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays, arrays):
-    finals = []
     for leaf, g in leaf_grads.values():
         if arrays:
             g = _wrap(g, leaf._backend)
@@ -519,43 +518,39 @@ def _finish_leaves(leaf_grads, leaf_pos, results, create_graph, seen_arrays, arr
             for pos in leaf_pos[id(leaf)]:
                 results[pos] = g
             continue
-        finals.append((leaf, g))
-    if not finals:
-        return
-    # Locked, once for all leaves (no user code runs here): two threads may run
-    # backward into one leaf.
-    with _grad_lock:
-        for leaf, g in finals:
-            old = leaf._grad
-            if old is not None and not create_graph and \
-                    getattr(old._data.flags, "writeable", True) and not _overlapping(old._data):
-                # In place, as PyTorch's AccumulateGrad: a reference to .grad taken
-                # before this backward sees the sum, and nothing is allocated.
-                try:
-                    old._data += g._data
-                except ValueError:  # .data replaced by one of another shape
-                    raise ShapeError(
-                        f"backward: the .grad of a leaf of shape {tuple(leaf.shape)} has "
-                        f"shape {tuple(old.shape)} (its .data was replaced by one of "
-                        "another shape?); set .grad = None first") from None
-                old._vc[0] += 1
-                continue
-            # A .grad must own its memory, so in-place use is safe: copy unless it is
-            # provably private (PyTorch's AccumulateGrad steals on the same kind of
-            # reference count). With create_graph the copy is a recorded clone.
-            a = g._data
-            if a.base is None:  # _private and _mark, inline for the common fresh array
-                if id(a) in seen_arrays:
-                    g = g.clone() if create_graph else _wrap(a.copy(), g._backend)
-                    a = g._data
-                seen_arrays.add(id(a))
-            else:
-                if not _private(a, seen_arrays):
-                    g = g.clone() if create_graph else _wrap(a.copy(), g._backend)
-                _mark(seen_arrays, g._data)
-            # ._grad, not the checking setter: the engine made g to the leaf's shape
-            # and device.
-            leaf._grad = g if old is None else old + g
+        if leaf._grad is not None and not create_graph:
+            with _grad_lock:
+                old = leaf._grad
+                if old is not None and getattr(old._data.flags, "writeable", True) and \
+                        not _overlapping(old._data):
+                    # In place, as PyTorch's AccumulateGrad: a reference to .grad taken
+                    # before this backward sees the sum, and nothing is allocated.
+                    try:
+                        old._data += g._data
+                    except ValueError:  # .data replaced by one of another shape
+                        raise ShapeError(
+                            f"backward: the .grad of a leaf of shape {tuple(leaf.shape)} has "
+                            f"shape {tuple(old.shape)} (its .data was replaced by one of "
+                            "another shape?); set .grad = None first") from None
+                    old._vc[0] += 1
+                    continue
+        # A .grad must own its memory, so in-place use is safe: copy unless it is
+        # provably private (PyTorch's AccumulateGrad steals on the same kind of
+        # reference count). With create_graph the copy is a recorded clone.
+        a = g._data
+        if a.base is None:  # _private and _mark, inline for the common fresh array
+            if id(a) in seen_arrays:
+                g = g.clone() if create_graph else _wrap(a.copy(), g._backend)
+                a = g._data
+            seen_arrays.add(id(a))
+        else:
+            if not _private(a, seen_arrays):
+                g = g.clone() if create_graph else _wrap(a.copy(), g._backend)
+            _mark(seen_arrays, g._data)
+        # ._grad, not the checking setter: the engine made g to the leaf's shape and
+        # device. Locked: two threads may run backward into one leaf.
+        with _grad_lock:
+            leaf._grad = g if leaf._grad is None else leaf._grad + g
 
 
 # ---- public entry points ----------------------------------------------------
