@@ -179,7 +179,7 @@ def fsum(X, axis=None, keepdims=False):
     c = X.dtype.char
     if c == "e":
         return X.sum(axis=axis, keepdims=keepdims, dtype="float32").astype(X.dtype)
-    if c == "f" and X.ndim > 1 and type(X) is np.ndarray:
+    if c == "f" and X.ndim > 1 and type(X).__module__ == "numpy":  # np.memmap too
         if axis == 0 and X.shape[0] <= _NAIVE_ROWS:  # a bias gradient: few rows
             return _ADD(X, axis=0, keepdims=keepdims)
         axes = tuple(range(X.ndim)) if axis is None else \
