@@ -228,6 +228,10 @@ class CPUBackend:
             smooth = (C if weight is None else weight.sum()) * logsum - we
             smooth *= label_smoothing / C
             loss += smooth if valid is None else smooth * valid
+        if valid is not None:
+            # Ignored rows add exactly 0, as in PyTorch and the CUDA kernel, also where
+            # their logits are not finite (the products above with 0 give NaN there).
+            np.copyto(loss, 0, where=~valid)
         # den keeps the compute dtype: in float16 a weight sum over more than
         # 65504 rows is inf, and the mean's gradient would silently be zero.
         den = np.asarray(N * S if w_t is None else w_t.sum(), dtype=cdt)
@@ -451,8 +455,8 @@ def _unsigned(dtype):
 def _label_flat(N, C, S, tt):
     """The flat position of each position's label logit in a C-contiguous (N, C, S),
     from labels tt of shape (N, 1) (S = 1) or (N, 1, S)."""
-    if S == 1:
-        return tt + np.arange(0, N * C, C)[:, None]
+    if S == 1:  # in the index type: uint64 + int64 labels would make float64
+        return tt.astype(np.intp, copy=False) + np.arange(0, N * C, C)[:, None]
     # tt * S in the index type: small label types (uint8) would wrap
     return tt.astype(np.intp) * S + (np.arange(0, N * C * S, C * S)[:, None, None] +
                                      np.arange(S))
