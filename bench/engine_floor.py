@@ -22,8 +22,10 @@ float_state: over the kernels the prototype adds 1.4-1.7 µs per node forward an
 backward (python_floor.py's bare tape, with no checks at all: 1.25x NumPy). How it is
 written matters as much as float_state: the same engine with helper calls (edge, output
 Tensor and saved values as functions, forward through *args) ran the 1 000-element chain
-at 2.48x, the inlined one at 2.25x. The MLP step's are within reach (PyTorch's nn+optim
-step is 3.2-3.5x NumPy here). Where gpugrad spent more than the prototype, per node (µs,
+at 2.48x, the inlined one at 2.25x. The MLP step's are within the prototype's reach
+(PyTorch's nn+optim step is 3.2-3.5x NumPy here), whose step has no nn.Module or
+Optimizer: gpugrad's step on gg.linear and an array update took 2.38-2.49x NumPy in three
+runs, with nn.Linear and optim.SGD 2.57-2.74x, the prototype 1.99-2.04x. Where gpugrad spent more than the prototype, per node (µs,
 before this session's changes): chain forward sigmoid +0.3-0.6, mul +0.7-1.1, add
 +0.35-0.7 (apply2's calls to _lean_output and _resolve_own, Mul.forward's frame and
 save_for_backward); backward +0.2-1.2 (saved_tensors +0.2, the rest the engine's loop);
@@ -585,6 +587,32 @@ def proto_mlp(dev, batch, sizes, lr=mlp.LR):
     return step, params
 
 
+def gg_functional_mlp(gg, batch, sizes, lr=mlp.LR):
+    """proto_mlp's step on gpugrad's public API (gg.linear, no nn.Module or Optimizer):
+    what nn+optim add above the engine, beside the prototype."""
+    X, y, init = mlp.make_data(batch, sizes)
+    W1, b1, W2, b2 = init
+    params = [gg.tensor(np.ascontiguousarray(W1.T), requires_grad=True),
+              gg.tensor(b1.copy(), requires_grad=True),
+              gg.tensor(np.ascontiguousarray(W2.T), requires_grad=True),
+              gg.tensor(b2.copy(), requires_grad=True)]
+    tx, ty = gg.from_numpy(X), gg.from_numpy(y)
+    w1, c1, w2, c2 = params
+    scale = np.float32(-lr)
+
+    def step():
+        for p in params:
+            p.grad = None
+        loss = gg.softmax_cross_entropy(gg.linear(gg.sigmoid(gg.linear(tx, w1, c1)), w2, c2), ty)
+        loss.backward()
+        for p in params:
+            a = p.data
+            a += p.grad.data * scale
+            p.data = a  # bumps the version, as SGD's fast path
+        return loss
+    return step
+
+
 # ---- measurement ---------------------------------------------------------------------
 class NsProcessTimer(ProcessTimer):
     """common.ProcessTimer on the integer clock (time.process_time_ns)."""
@@ -599,6 +627,7 @@ class NsProcessTimer(ProcessTimer):
 TIMER = NsProcessTimer()
 SETTINGS = Settings(rounds=21, warmup=3, min_sample=0.04)
 NP, GG, PT, PR, PR0 = "NumPy", "gpugrad", "PyTorch", "prototype", "prototype, no float_state"
+GGF = "gpugrad, no nn/optim"
 
 
 def table(title, st, per, unit):
@@ -629,6 +658,7 @@ def headline(gg, torch, dev, dev0):
     (pstep, pparams), (pstep0, _) = (proto_mlp(d, 64, (64, 32, 10)) for d in (dev, dev0))
     steps = {NP: lambda: mlp.handwritten_step(np, X, y, np_p),
              GG: lambda: mlp.gpugrad_nn_step(gg, gx, gy, gm),
+             GGF: gg_functional_mlp(gg, 64, (64, 32, 10)),
              PT: lambda: mlp.torch_nn_step(torch, tx, ty, tm), PR: pstep, PR0: pstep0}
     for _ in range(3):  # before any timing: both from the same start, three steps each
         lg, lp = float(steps[GG]().item()), float(pstep().data)
