@@ -220,17 +220,17 @@ class CPUBackend:
         np.log(np.add.reduce(e, axis=ca, keepdims=True), out=logsum)
         del e
         loss = logsum - xt
-        if w_t is not None:
+        if weight is not None:  # w_t: each row's class weight
             loss *= w_t if not label_smoothing else w_t * (1 - label_smoothing)
         elif label_smoothing:
             loss *= 1 - label_smoothing
         if label_smoothing:
             smooth = (C if weight is None else weight.sum()) * logsum - we
             smooth *= label_smoothing / C
-            loss += smooth if valid is None else smooth * valid
+            loss += smooth
         if valid is not None:
             # Ignored rows add exactly 0, as in PyTorch and the CUDA kernel, also where
-            # their logits are not finite (the products above with 0 give NaN there).
+            # their logits are not finite (a product with a 0/1 mask gives NaN there).
             np.copyto(loss, 0, where=~valid)
         # den keeps the compute dtype: in float16 a weight sum over more than
         # 65504 rows is inf, and the mean's gradient would silently be zero.
