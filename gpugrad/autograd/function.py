@@ -1,9 +1,9 @@
 """The graph node: Function (forward, backward, apply), saved values, output wrapping.
 
 A node is an instance of a Function subclass; it holds edges to the nodes (or leaf
-tensors) of its inputs and whatever its forward chose to save. gpugrad's own one- and
-two-argument ops record through apply1 and apply2 (Function.apply's lean branch, called
-directly); everything else through the generic path, _apply.
+tensors) of its inputs and whatever its forward chose to save. gpugrad's own one-, two-
+and three-argument ops record through apply1, apply2 and apply3 (Function.apply's lean
+branch, called directly); everything else through the generic path, _apply.
 """
 from __future__ import annotations
 
@@ -440,8 +440,8 @@ def apply3(cls, a, b, c):
 
 
 def _lean_output(ctx, out, backend):
-    """The recorded output of apply1 and apply2 (one float array) and ctx's saved
-    values: _wrap and _resolve_saved, inline."""
+    """The recorded output of gpugrad's own ops (one float array: apply1, apply2, apply3
+    and the generic path) and ctx's saved values: _wrap and _resolve_saved, inline."""
     t = _new_tensor(Tensor)
     t._data = out
     t._backend = backend
@@ -524,7 +524,7 @@ def _apply(cls, args):
 
 
 def _forward_failed(cls, args, e):
-    """The failure path of apply1, apply2 and _apply, which re-raise e after it. Out of
+    """The failure path of apply1, apply2, apply3 and _apply, which re-raise e after it. Out of
     memory: the op named in a note and its temporaries freed (oom.py). NumPy's and CuPy's
     plain ValueError of an op that broadcasts names no op: a ShapeError naming it and the
     shapes instead, if they do not broadcast."""
@@ -536,10 +536,9 @@ def _forward_failed(cls, args, e):
 
 
 def broadcast_error(op, *xs):
-    """Raise a ShapeError naming op and the shapes if xs (Tensors, arrays; numbers
-    and None are passed over) do not
-    broadcast together; return otherwise. For failure paths only: checking first would
-    cost every call that succeeds."""
+    """Raise a ShapeError naming op and the shapes if xs (Tensors, arrays; numbers and
+    None are passed over) do not broadcast together; return otherwise. For failure paths
+    only: checking first would cost every call that succeeds."""
     shapes = [tuple(x.shape) for x in xs if hasattr(x, "shape")]
     n = max(map(len, shapes), default=0)
     for d in range(1, n + 1):
