@@ -386,15 +386,7 @@ class Tensor:
             t = type(o)
             if t is float or t is int or (isinstance(o, Tensor) and o._backend is self._backend
                                           and o._data.dtype is self._data.dtype):
-                try:
-                    _float_run(self._backend, getattr(self._backend.xp, ufunc), self._data,
-                               o if t is float or t is int else o._data, self._data)
-                except ValueError:
-                    _inplace_shape_error(name, self, o)
-                    raise
-                except TypeError:  # NumPy's casting error: a float into an int tensor
-                    _inplace_dtype_error(name, self, o)
-                    raise
+                _ufunc_into(name, ufunc, self, o if t is float or t is int else o._data, o)
                 self._vc[0] += 1
                 return self
         recording = _mode.enabled and (self._rg or any(
@@ -441,15 +433,7 @@ class Tensor:
             if isinstance(other, Tensor) and other._backend is not self._backend:
                 raise DeviceError(f"{name}: expected both tensors on one device, got "
                                   f"{self.device} and {other.device}")
-            try:
-                _float_run(self._backend, getattr(self._backend.xp, ufunc), self._data, o,
-                           self._data)
-            except ValueError:
-                _inplace_shape_error(name, self, other)
-                raise
-            except TypeError:
-                _inplace_dtype_error(name, self, other)
-                raise
+            _ufunc_into(name, ufunc, self, o, other)
         else:
             with autograd.no_grad():
                 res = fn(self, *args)
@@ -832,6 +816,19 @@ def _check_inplace_result(name, res, t):
     if res._data.dtype != t._data.dtype:
         raise DtypeError(f"{name}: result dtype {res.dtype} cannot be written into a "
                          f"{t.dtype} tensor of shape {tuple(t.shape)} in place")
+
+
+def _ufunc_into(name, ufunc, t, o, other):
+    """t's array <ufunc>= o in place (other: the operand as the caller gave it, for the
+    messages), NumPy's shape and casting errors named as the in-place op's."""
+    try:
+        _float_run(t._backend, getattr(t._backend.xp, ufunc), t._data, o, t._data)
+    except ValueError:
+        _inplace_shape_error(name, t, other)
+        raise
+    except TypeError:  # NumPy's casting error: a float into an int tensor
+        _inplace_dtype_error(name, t, other)
+        raise
 
 
 def _scaled(name, other, alpha):
